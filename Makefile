@@ -1,0 +1,61 @@
+# The README's two commands live here: `make demo` and `make test`. Each sets up .venv first
+# (Python 3.10 + the pinned set in constraints.txt) when it is missing or out of date.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP_VERSION := 26.3
+# pip on this kind of machine warns about configured index paths that do not exist; keep logs readable.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+
+# TFX 1.16 runs on Python 3.9-3.10 only: take the first 3.10 found (pyenv included), or PYTHON=...
+PYTHON ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+DEMO_DIR := build/demo
+BENCH_DIR := build/bench
+
+.PHONY: help setup demo test lint bench-convert clean
+
+help:
+	@echo "make demo           set up, generate the demo corpus, convert it to TFRecord shards (~1 min)"
+	@echo "make test           set up, then lint and run every test"
+	@echo "make bench-convert  conversion throughput vs the seed on a >=2M-drawing corpus (see BENCHMARKS.md)"
+	@echo "make setup          only create .venv with the pinned dependencies"
+	@echo "make clean          remove build outputs (keeps .venv)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: Python 3.10 was not found. TFX 1.16 supports Python 3.9-3.10 only."; \
+	  echo "       Install it (e.g. 'pyenv install 3.10.13'; the repo's .python-version selects it)"; \
+	  echo "       or run 'make PYTHON=/path/to/python3.10 ...'."; \
+	  exit 1; fi
+	@echo "setting up $(VENV) with $(PYTHON) (first time: ~3 min)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q "pip==$(PIP_VERSION)" 2>&1 | $(QUIET_PIP)
+	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]" 2>&1 | $(QUIET_PIP)
+	@$(BIN)/python -W ignore -c "import tfx, apache_beam, tfx_bsl, dill, components, pipeline" \
+	  || { echo "error: the install in $(VENV) is incomplete; see the pip output above"; exit 1; }
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/quickdraw demo-data --output $(DEMO_DIR)/ndjson --per-class 500 --classes 10
+	$(BIN)/quickdraw convert --input $(DEMO_DIR)/ndjson --output $(DEMO_DIR)/tfrecord --overwrite
+
+lint: $(STAMP)
+	$(BIN)/ruff check components pipeline tests benchmarks
+	$(BIN)/ruff format --check components pipeline tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest tests
+
+bench-convert: $(STAMP)
+	$(BIN)/python benchmarks/bench_convert.py --workdir $(BENCH_DIR)
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

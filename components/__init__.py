@@ -1,0 +1,1 @@
+"""What runs inside the Quick, Draw! pipeline: ink math, parsing, encoding, Beam transforms."""

@@ -1,0 +1,492 @@
+"""The conversion job as Beam PTransforms: NDJSON files → deterministic TFRecord shards.
+
+Stages (each element is a batch of drawings, never a single drawing):
+
+1. ``ParseFiles``: read each file in blocks of lines, parse/validate them
+   (`components.parsing`), hash each key_id (`components.splits`), and key each
+   batch by where its drawings go. Rejections, counts and class names go to
+   side outputs.
+2. Optional per-class caps: a ``CombineFn`` keeps the ``k`` drawings with the
+   smallest hash per (split, class), a uniform deterministic sample in memory
+   O(k × classes); the seed instead took each file's first lines.
+3. Group by (split, shard); in each shard, sort by hash, drop repeated key_ids
+   (the first in (hash, key_id, file, line) order is kept), encode, and write the
+   file under a temporary name, renamed when complete.
+4. Write the classes file, ``rejected.jsonl`` and, last, ``manifest.json``,
+   which reconciles every input line: read = written + rejected + filtered + over cap.
+
+Nothing here depends on the order in which a runner delivers elements, so the
+bytes out are the same for any worker count or running mode.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+import posixpath
+import time
+import uuid
+from typing import Any, Callable, Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from components import parsing, splits
+from components.batch import DrawingBatch
+from components.encoding import encode_examples
+from components.tfrecord import write_records
+
+DEFAULT_EVAL_FRACTION = 0.1
+DEFAULT_SHARDS = 10
+DEFAULT_SALT = "quickdraw"
+# Real raw drawings run to a few thousand points; 20k is far above them and bounds
+# what one hostile line can cost the trainer (a padded batch is as long as its longest drawing).
+DEFAULT_MAX_POINTS = 20_000
+LINES_PER_BATCH = 4096
+READ_BLOCK_BYTES = 1 << 23
+PROGRESS_SECONDS = 10.0
+
+SPLIT_PREFIX = {splits.TRAIN: "training.tfrecord", splits.EVAL: "eval.tfrecord"}
+CLASSES_FILE = "training.tfrecord.classes"
+REJECTED_FILE = "rejected.jsonl"
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = "quickdraw-pipeline/convert/v1"
+
+_REJECTED = "rejected"
+_STATS = "stats"
+_WORDS = "words"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversionConfig:
+    """Everything that decides the output bytes (and nothing that does not)."""
+
+    eval_fraction: float = DEFAULT_EVAL_FRACTION
+    shards: int = DEFAULT_SHARDS
+    salt: str = DEFAULT_SALT
+    train_per_class: int | None = None
+    eval_per_class: int | None = None
+    recognized_only: bool = False
+    max_points: int = DEFAULT_MAX_POINTS
+
+    def __post_init__(self) -> None:
+        splits.eval_threshold(self.eval_fraction)
+        splits.check_salt(self.salt)
+        if self.shards < 1:
+            raise ValueError(f"--shards must be >= 1, got {self.shards}")
+        for name in ("train_per_class", "eval_per_class"):
+            cap = getattr(self, name)
+            if cap is not None and cap < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {cap}")
+        if self.max_points < 2:
+            raise ValueError(f"--max-points must be >= 2, got {self.max_points}")
+
+    def cap(self, split: str) -> int | None:
+        return self.train_per_class if split == splits.TRAIN else self.eval_per_class
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def shard_name(split: str, shard: int, shards: int) -> str:
+    return f"{SPLIT_PREFIX[split]}-{shard:05d}-of-{shards:05d}"
+
+
+def write_atomically(path: str, write: Callable[[Any], Any]) -> Any:
+    """Write ``path`` through a temporary name, so a partial file is never visible."""
+    directory, name = posixpath.split(path) if "://" in path else _local_split(path)
+    temporary = FileSystems.join(directory, f".tmp-{name}-{uuid.uuid4().hex}")
+    try:
+        with FileSystems.create(temporary) as fileobj:
+            result = write(fileobj)
+        FileSystems.rename([temporary], [path])
+    except BaseException:
+        if FileSystems.exists(temporary):
+            FileSystems.delete([temporary])
+        raise
+    return result
+
+
+def _local_split(path: str) -> tuple[str, str]:
+    import os
+
+    return os.path.split(path)
+
+
+# --------------------------------------------------------------------------- 1. parse
+
+
+def _add_counts(into: dict, other: dict) -> dict:
+    """Recursive sum of nested count dicts."""
+    for key, value in other.items():
+        if isinstance(value, dict):
+            _add_counts(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+    return into
+
+
+class SumCounts(beam.CombineFn):
+    """Sums nested ``{name: count | {...}}`` dicts."""
+
+    def create_accumulator(self) -> dict:
+        return {}
+
+    def add_input(self, accumulator: dict, element: dict) -> dict:
+        return _add_counts(accumulator, element)
+
+    def merge_accumulators(self, accumulators: Iterable[dict]) -> dict:
+        merged: dict = {}
+        for accumulator in accumulators:
+            _add_counts(merged, accumulator)
+        return merged
+
+    def extract_output(self, accumulator: dict) -> dict:
+        return accumulator
+
+
+def _split_index(batch: DrawingBatch, config: ConversionConfig) -> np.ndarray:
+    return splits.is_eval(batch.hash, config.eval_fraction).astype(np.int64)
+
+
+def _group(batch: DrawingBatch, codes: np.ndarray) -> Iterator[tuple[Any, DrawingBatch]]:
+    """Split ``batch`` into sub-batches by integer or object code."""
+    if not len(batch):
+        return
+    uniques, inverse = np.unique(codes, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(uniques) + 1))
+    for i, code in enumerate(uniques):
+        yield code, batch.take(order[bounds[i] : bounds[i + 1]])
+
+
+def key_by_shard(batch: DrawingBatch, config: ConversionConfig) -> Iterator[tuple[tuple[str, int], DrawingBatch]]:
+    codes = _split_index(batch, config) * config.shards + splits.shard_of(batch.hash, config.shards)
+    for code, sub in _group(batch, codes):
+        yield (splits.SPLITS[code // config.shards], int(code % config.shards)), sub
+
+
+def key_by_class(batch: DrawingBatch, config: ConversionConfig) -> Iterator[tuple[tuple[str, str], DrawingBatch]]:
+    split_index = _split_index(batch, config)
+    for split_code, by_split in _group(batch, split_index):
+        for word, sub in _group(by_split, by_split.word.astype(str)):
+            yield (splits.SPLITS[split_code], str(word)), sub
+
+
+class ParseFilesFn(beam.DoFn):
+    """File path → keyed drawing batches; rejections, counts and words on side outputs."""
+
+    def __init__(self, config: ConversionConfig, capped_splits: frozenset[str]) -> None:
+        self._config = config
+        self._capped = capped_splits
+        self._options = parsing.ParseOptions(config.max_points, config.recognized_only)
+        self._lines = Metrics.counter("quickdraw", "lines_read")
+        self._drawings = Metrics.counter("quickdraw", "drawings_valid")
+
+    def setup(self) -> None:
+        self._progress_lines = 0
+        self._progress_start = time.monotonic()
+        self._progress_last = self._progress_start
+
+    def _report(self, lines: int, path: str) -> None:
+        self._progress_lines += lines
+        now = time.monotonic()
+        if now - self._progress_last >= PROGRESS_SECONDS:
+            self._progress_last = now
+            rate = self._progress_lines / max(now - self._progress_start, 1e-9)
+            logging.warning(
+                "convert progress: this worker has read %d lines (%.0f lines/s), now in %s",
+                self._progress_lines,
+                rate,
+                path,
+            )
+
+    def process(self, path: str) -> Iterator[Any]:
+        lines_in_file = 0
+        for first_line, lines in _read_line_blocks(path, LINES_PER_BATCH):
+            parsed = parsing.parse_lines(lines, first_line, path, self._options)
+            lines_in_file += parsed.lines
+            self._lines.inc(parsed.lines)
+            self._drawings.inc(len(parsed.drawings))
+            self._report(parsed.lines, path)
+            batch = parsed.drawings
+            batch.hash = splits.key_hashes(batch.key_id, self._config.salt)
+            if parsed.rejections:
+                yield beam.pvalue.TaggedOutput(_REJECTED, parsed.rejections)
+            stats: dict = {"lines_read": parsed.lines, "filtered": parsed.filtered}
+            yield beam.pvalue.TaggedOutput(_STATS, stats)
+            if not len(batch):
+                continue
+            yield beam.pvalue.TaggedOutput(_WORDS, set(batch.word.tolist()))
+            is_eval = splits.is_eval(batch.hash, self._config.eval_fraction)
+            for split_name, mask in ((splits.TRAIN, ~is_eval), (splits.EVAL, is_eval)):
+                part = batch.take(np.flatnonzero(mask))
+                if not len(part):
+                    continue
+                if split_name in self._capped:
+                    for (_, word), sub in key_by_class(part, self._config):
+                        yield beam.pvalue.TaggedOutput(split_name, (word, sub))
+                else:
+                    yield from key_by_shard(part, self._config)
+        yield beam.pvalue.TaggedOutput(_STATS, {"files": {path: lines_in_file}})
+
+
+def _read_line_blocks(path: str, lines_per_block: int) -> Iterator[tuple[int, list[bytes]]]:
+    """(first line number, lines) blocks of a file; the last line may lack its newline."""
+    block: list[bytes] = []
+    first = 1
+    rest = b""
+    with FileSystems.open(path) as fileobj:
+        while True:
+            data = fileobj.read(READ_BLOCK_BYTES)
+            if not data:
+                break
+            parts = (rest + data).split(b"\n")
+            rest = parts.pop()
+            block.extend(parts)
+            while len(block) >= lines_per_block:
+                yield first, block[:lines_per_block]
+                first += lines_per_block
+                block = block[lines_per_block:]
+    if rest:
+        block.append(rest)
+    if block:
+        yield first, block
+
+
+# --------------------------------------------------------------------------- 2. caps
+
+
+class BottomKFn(beam.CombineFn):
+    """Per key: the ``k`` drawings first in canonical (hash) order, and how many were seen.
+
+    Bottom-k under a total order is associative and commutative, so the sample
+    does not depend on how the runner splits or merges the work.
+    """
+
+    def __init__(self, k: int) -> None:
+        self._k = k
+
+    def create_accumulator(self) -> tuple[DrawingBatch, int]:
+        return DrawingBatch.empty(), 0
+
+    def add_input(self, accumulator, batch: DrawingBatch):
+        kept, seen = accumulator
+        return DrawingBatch.concat([kept, batch]).smallest(self._k), seen + len(batch)
+
+    def merge_accumulators(self, accumulators):
+        accumulators = list(accumulators)
+        merged = DrawingBatch.concat([kept for kept, _ in accumulators])
+        return merged.smallest(self._k), sum(seen for _, seen in accumulators)
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+def _after_cap(
+    element: tuple[str, tuple[DrawingBatch, int]], split: str, config: ConversionConfig
+) -> Iterator[Any]:
+    word, (kept, seen) = element
+    yield beam.pvalue.TaggedOutput(_STATS, {"over_cap": {split: {word: seen - len(kept)}}})
+    yield from key_by_shard(kept, config)
+
+
+# --------------------------------------------------------------------------- 3. shards
+
+
+class WriteShardFn(beam.DoFn):
+    """(split, shard), batches → one TFRecord file; yields its manifest entry."""
+
+    def __init__(self, output_dir: str, config: ConversionConfig) -> None:
+        self._output_dir = output_dir
+        self._config = config
+
+    def process(self, element, classes: list[str]) -> Iterator[Any]:
+        (split, shard), batches = element
+        batch = DrawingBatch.concat([b for b in batches if b is not None])
+        batch = batch.take(batch.sort_order())
+        duplicate = batch.duplicate_mask()
+        if duplicate.any():
+            kept_index = np.maximum.accumulate(np.where(duplicate, 0, np.arange(len(batch))))
+            yield beam.pvalue.TaggedOutput(
+                _REJECTED,
+                [
+                    parsing.Rejection(
+                        batch.source[i],
+                        int(batch.line[i]),
+                        parsing.DUPLICATE_KEY_ID,
+                        f"key_id {batch.key_id[i]} already kept from "
+                        f"{batch.source[kept_index[i]]}:{batch.line[kept_index[i]]}",
+                    )
+                    for i in np.flatnonzero(duplicate)
+                ],
+            )
+            batch = batch.take(np.flatnonzero(~duplicate))
+        class_index = {word: i for i, word in enumerate(classes)}
+        records = encode_examples(batch, class_index)
+        name = shard_name(split, shard, self._config.shards)
+        digest = write_atomically(
+            FileSystems.join(self._output_dir, name), lambda f: write_records(f, records)
+        )
+        yield {
+            "file": name,
+            "split": split,
+            "records": len(records),
+            "sha256": digest,
+            "per_class": dict(collections.Counter(batch.word.tolist())),
+        }
+
+
+# --------------------------------------------------------------------------- 4. finish
+
+
+def _write_rejected(element, output_dir: str) -> Iterator[dict]:
+    _, groups = element
+    rejections = sorted(
+        (r for group in groups if group for r in group), key=lambda r: (r.source, r.line, r.reason)
+    )
+
+    def write(fileobj) -> None:
+        for r in rejections:
+            fileobj.write(json.dumps(r.to_json(), ensure_ascii=False).encode("utf-8") + b"\n")
+
+    write_atomically(FileSystems.join(output_dir, REJECTED_FILE), write)
+    yield dict(collections.Counter(r.reason for r in rejections))
+
+
+def build_manifest(
+    config: ConversionConfig,
+    shards: list[dict],
+    stats: dict,
+    rejected_by_reason: dict,
+    classes: list[str],
+) -> dict:
+    shards = sorted(shards, key=lambda s: s["file"])
+    per_split: dict[str, dict] = {}
+    for split in splits.SPLITS:
+        per_class: collections.Counter = collections.Counter()
+        for s in shards:
+            if s["split"] == split:
+                per_class.update(s["per_class"])
+        per_split[split] = {
+            "records": sum(per_class.values()),
+            "per_class": dict(sorted(per_class.items())),
+        }
+    over_cap = {
+        split: dict(sorted(stats.get("over_cap", {}).get(split, {}).items())) for split in splits.SPLITS
+    }
+    over_cap_total = sum(sum(v.values()) for v in over_cap.values())
+    written = sum(s["records"] for s in shards)
+    rejected = sum(rejected_by_reason.values())
+    filtered = stats.get("filtered", 0)
+    lines_read = stats.get("lines_read", 0)
+    return {
+        "format": MANIFEST_FORMAT,
+        "config": config.to_json(),
+        "inputs": [{"path": p, "lines": n} for p, n in sorted(stats.get("files", {}).items())],
+        "counts": {
+            "lines_read": lines_read,
+            "written": written,
+            "rejected": rejected,
+            "filtered": filtered,
+            "over_cap": over_cap_total,
+            "reconciled": lines_read == written + rejected + filtered + over_cap_total,
+        },
+        "splits": per_split,
+        "rejected": {"file": REJECTED_FILE, "by_reason": dict(sorted(rejected_by_reason.items()))},
+        "over_cap": over_cap,
+        "classes": {"file": CLASSES_FILE, "count": len(classes)},
+        "shards": [{k: s[k] for k in ("file", "split", "records", "sha256")} for s in shards],
+    }
+
+
+def _finish(_, output_dir, config, shards, stats, rejected_by_reason, classes) -> Iterator[dict]:
+    def write_classes(fileobj) -> None:
+        fileobj.write("".join(f"{c}\n" for c in classes).encode("utf-8"))
+
+    write_atomically(FileSystems.join(output_dir, CLASSES_FILE), write_classes)
+    manifest = build_manifest(config, shards, stats, rejected_by_reason or {}, classes)
+    data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    write_atomically(FileSystems.join(output_dir, MANIFEST_FILE), lambda f: f.write(data))
+    yield manifest
+
+
+class ConvertQuickDraw(beam.PTransform):
+    """PBegin → PCollection with one element, the manifest (a dict), once all is written."""
+
+    def __init__(self, files: list[str], output_dir: str, config: ConversionConfig) -> None:
+        super().__init__()
+        if not files:
+            raise ValueError("no input files")
+        self._files = sorted(files)
+        self._output_dir = output_dir
+        self._config = config
+
+    def expand(self, pbegin):
+        config = self._config
+        capped = frozenset(s for s in splits.SPLITS if config.cap(s) is not None)
+        parsed = (
+            pbegin
+            | "ListFiles" >> beam.Create(self._files)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "Parse"
+            >> beam.ParDo(ParseFilesFn(config, capped)).with_outputs(
+                _REJECTED, _STATS, _WORDS, *splits.SPLITS, main="by_shard"
+            )
+        )
+        keyed = [parsed.by_shard]
+        stats = [parsed[_STATS]]
+        for split in sorted(capped):
+            capped_out = (
+                parsed[split]
+                | f"Cap{split}" >> beam.CombinePerKey(BottomKFn(config.cap(split)))
+                | f"ShardCapped{split}"
+                >> beam.FlatMap(_after_cap, split, config).with_outputs(_STATS, main="by_shard")
+            )
+            keyed.append(capped_out.by_shard)
+            stats.append(capped_out[_STATS])
+        every_shard = [
+            ((split, shard), None) for split in splits.SPLITS for shard in range(config.shards)
+        ]
+        keyed.append(pbegin | "EveryShard" >> beam.Create(every_shard))
+
+        classes = (
+            parsed[_WORDS]
+            | "UnionWords" >> beam.CombineGlobally(lambda sets: set().union(*sets))
+            | "SortWords" >> beam.Map(sorted)
+        )
+        written = (
+            keyed
+            | "FlattenKeyed" >> beam.Flatten()
+            | "GroupByShard" >> beam.GroupByKey()
+            | "WriteShards"
+            >> beam.ParDo(WriteShardFn(self._output_dir, config), beam.pvalue.AsSingleton(classes)).with_outputs(
+                _REJECTED, main="shards"
+            )
+        )
+        rejected_by_reason = (
+            [parsed[_REJECTED], written[_REJECTED], pbegin | "NoRejections" >> beam.Create([None])]
+            | "FlattenRejected" >> beam.Flatten()
+            | "OneKey" >> beam.Map(lambda r: (None, r))
+            | "GatherRejected" >> beam.GroupByKey()
+            | "WriteRejected" >> beam.FlatMap(_write_rejected, self._output_dir)
+        )
+        totals = stats | "FlattenStats" >> beam.Flatten() | "SumStats" >> beam.CombineGlobally(SumCounts())
+        return (
+            pbegin
+            | "Finish" >> beam.Create([None])
+            | "WriteManifest"
+            >> beam.FlatMap(
+                _finish,
+                self._output_dir,
+                config,
+                beam.pvalue.AsList(written.shards),
+                beam.pvalue.AsSingleton(totals),
+                beam.pvalue.AsSingleton(rejected_by_reason),
+                beam.pvalue.AsSingleton(classes),
+            )
+        )

@@ -1,0 +1,46 @@
+"""Feature names and the tf.Example layout of a converted drawing.
+
+Kept compatible with the seed tutorial's ``train_model.py`` input_fn, which reads
+``ink`` (VarLen float), ``shape`` (FixedLen [2] int64) and ``class_index``
+(FixedLen [1] int64).
+"""
+
+INK = "ink"  # float list, n × 3 flattened: (dx, dy, stroke_end) per point
+SHAPE = "shape"  # int64 [n, 3]
+CLASS_INDEX = "class_index"  # int64: line number of `word` in the classes file
+WORD = "word"  # bytes: the class name
+KEY_ID = "key_id"  # bytes: the drawing's id, as in the NDJSON (a decimal string)
+COUNTRYCODE = "countrycode"  # bytes: two-letter country code ("" when absent)
+RECOGNIZED = "recognized"  # int64: 1 when the game recognised the drawing
+
+INT_FEATURES = (SHAPE, CLASS_INDEX, RECOGNIZED)
+BYTES_FEATURES = (WORD, KEY_ID, COUNTRYCODE)
+FLOAT_FEATURES = (INK,)
+ALL_FEATURES = (INK, SHAPE, CLASS_INDEX, WORD, KEY_ID, COUNTRYCODE, RECOGNIZED)
+
+
+def seed_parse_spec():
+    """The tutorial's parse spec, unchanged: what its input_fn expects."""
+    import tensorflow as tf
+
+    return {
+        INK: tf.io.VarLenFeature(dtype=tf.float32),
+        SHAPE: tf.io.FixedLenFeature([2], dtype=tf.int64),
+        CLASS_INDEX: tf.io.FixedLenFeature([1], dtype=tf.int64),
+    }
+
+
+def full_parse_spec():
+    """Every feature the conversion writes."""
+    import tensorflow as tf
+
+    spec = seed_parse_spec()
+    spec.update(
+        {
+            WORD: tf.io.FixedLenFeature([], dtype=tf.string),
+            KEY_ID: tf.io.FixedLenFeature([], dtype=tf.string),
+            COUNTRYCODE: tf.io.FixedLenFeature([], dtype=tf.string),
+            RECOGNIZED: tf.io.FixedLenFeature([1], dtype=tf.int64),
+        }
+    )
+    return spec

@@ -1,0 +1,1 @@
+"""How the pieces are wired and run: configuration, CLI, data tools."""

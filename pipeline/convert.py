@@ -1,0 +1,141 @@
+"""Runs the conversion job: input resolution, output checks, Beam options, summary.
+
+The Beam transforms live in `components.conversion`; this module is the thin
+driver around them that a user meets through ``quickdraw convert``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+from components import conversion
+
+INPUT_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".json")
+
+
+class ConversionError(RuntimeError):
+    """A problem the user can fix (bad input path, occupied output): a message, no traceback."""
+
+
+def resolve_inputs(spec: str) -> list[str]:
+    """A directory, a glob or a file (local or any Beam filesystem) → sorted file paths."""
+    if any(ch in spec for ch in "*?["):
+        pattern = spec
+    elif spec.endswith(INPUT_SUFFIXES):
+        pattern = spec
+    else:
+        pattern = FileSystems.join(spec, "*.ndjson")
+    try:
+        results = FileSystems.match([pattern])[0].metadata_list
+    except Exception as error:  # Beam raises BeamIOError for missing paths on some filesystems
+        raise ConversionError(f"input {spec!r}: {error}") from error
+    files = sorted(m.path for m in results if not os.path.basename(m.path).startswith("."))
+    if not files:
+        if "://" not in spec and not os.path.exists(spec) and pattern != spec:
+            raise ConversionError(f"input {spec!r} does not exist")
+        raise ConversionError(f"no input files match {pattern!r}")
+    return files
+
+
+def beam_options(beam_args: Sequence[str]) -> PipelineOptions:
+    """Pipeline options from the user's flags; locally, all cores by default.
+
+    DirectRunner's default is one in-process worker; a user converting on a
+    workstation expects every core, so multi-processing is the default unless
+    the flags say otherwise.
+    """
+    options = PipelineOptions(list(beam_args))
+    runner = options.view_as(StandardOptions).runner
+    direct = options.view_as(DirectOptions)
+    given = " ".join(beam_args)
+    if runner in (None, "DirectRunner", "direct"):
+        if "--direct_running_mode" not in given:
+            direct.direct_running_mode = "multi_processing"
+        if "--direct_num_workers" not in given:
+            direct.direct_num_workers = os.cpu_count() or 1
+    return options
+
+
+def read_manifest(output_dir: str) -> dict | None:
+    path = FileSystems.join(output_dir, conversion.MANIFEST_FILE)
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def check_output(output_dir: str, config: conversion.ConversionConfig, overwrite: bool) -> None:
+    """Refuse to mix two different conversions in one directory.
+
+    Re-running the same configuration is allowed (it rewrites the same bytes);
+    a different one needs ``--overwrite``, which deletes the old outputs first.
+    """
+    manifest = read_manifest(output_dir)
+    if manifest is None:
+        return
+    if manifest.get("config") == config.to_json():
+        return
+    if not overwrite:
+        raise ConversionError(
+            f"{output_dir} already holds a conversion with another configuration "
+            f"({manifest.get('config')}); choose another --output or pass --overwrite"
+        )
+    stale = [
+        m.path
+        for m in FileSystems.match([FileSystems.join(output_dir, "*")])[0].metadata_list
+        if os.path.basename(m.path).startswith(
+            (*conversion.SPLIT_PREFIX.values(), conversion.REJECTED_FILE, conversion.MANIFEST_FILE)
+        )
+    ]
+    if stale:
+        FileSystems.delete(stale)
+
+
+def run_conversion(
+    input_spec: str,
+    output_dir: str,
+    config: conversion.ConversionConfig,
+    beam_args: Sequence[str] = (),
+    overwrite: bool = False,
+) -> dict:
+    """Convert; return the manifest. Raises ConversionError on user errors."""
+    files = resolve_inputs(input_spec)
+    check_output(output_dir, config, overwrite)
+    FileSystems.mkdirs(output_dir) if not FileSystems.exists(output_dir) else None
+    logging.warning("convert: %d input files → %s", len(files), output_dir)
+    with beam.Pipeline(options=beam_options(beam_args)) as p:
+        _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(files, output_dir, config)
+    manifest = read_manifest(output_dir)
+    if manifest is None:
+        raise RuntimeError(f"the pipeline finished but wrote no {conversion.MANIFEST_FILE}")
+    if not manifest["counts"]["reconciled"]:
+        raise RuntimeError(f"line accounting does not add up: {manifest['counts']}")
+    return manifest
+
+
+def summary_line(manifest: dict, output_dir: str, seconds: float) -> str:
+    c = manifest["counts"]
+    s = manifest["splits"]
+    rate = c["lines_read"] / seconds if seconds > 0 else 0.0
+    reasons = ", ".join(f"{k} {v:,}" for k, v in manifest["rejected"]["by_reason"].items())
+    return (
+        f"converted {c['lines_read']:,} lines from {len(manifest['inputs'])} files in {seconds:.1f} s "
+        f"({rate:,.0f} lines/s): {s['train']['records']:,} train + {s['eval']['records']:,} eval "
+        f"written, {c['rejected']:,} rejected{f' ({reasons})' if reasons else ''}, "
+        f"{c['filtered']:,} filtered, {c['over_cap']:,} over cap; "
+        f"{manifest['classes']['count']} classes → {output_dir}"
+    )
+
+
+def timed_conversion(*args, **kwargs) -> tuple[dict, float]:
+    start = time.monotonic()
+    manifest = run_conversion(*args, **kwargs)
+    return manifest, time.monotonic() - start
