@@ -1,39 +1,27 @@
-"""A columnar batch of parsed drawings: the element that flows through Beam.
+"""Columnar batches of drawings: what flows between the conversion's stages.
 
-One Beam element per drawing costs tens of microseconds of SDK overhead, more than
-all the math. So the conversion moves batches of a few thousand drawings
-(numpy columns plus ragged ink), and every per-drawing step is array work.
+One Beam element per drawing costs tens of microseconds of SDK overhead, more
+than all the math, so the conversion moves batches of thousands of drawings.
+
+* ``DrawingBatch``: what the parser produces: identity columns and ragged ink.
+* ``EncodedDrawings``: what Beam shuffles: per drawing, the sort/identity keys
+  and its Example already serialized except for ``class_index`` (see
+  `components.encoding`). Flat columns, cheap to pickle, take and concatenate.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from components.ink import INK_DIM, InkBatch
-
-
-def ragged_take(row_offsets: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices and new offsets that gather the ragged rows ``indices``."""
-    indices = np.asarray(indices, dtype=np.int64)
-    lengths = (row_offsets[1:] - row_offsets[:-1])[indices]
-    new_offsets = np.zeros(len(indices) + 1, np.int64)
-    np.cumsum(lengths, out=new_offsets[1:])
-    rows = np.repeat(row_offsets[:-1][indices] - new_offsets[:-1], lengths) + np.arange(
-        new_offsets[-1], dtype=np.int64
-    )
-    return rows, new_offsets
+from components.ink import InkBatch
 
 
 @dataclasses.dataclass
 class DrawingBatch:
-    """Valid drawings, one entry per drawing in every column.
-
-    ``hash`` is the drawing's stable 64-bit hash of (key_id, salt); it decides
-    split, shard, per-class sampling and the order inside a shard.
-    """
+    """Valid drawings from one block of one file, one entry per drawing in every column."""
 
     source: np.ndarray  # object: input file path
     line: np.ndarray  # int64: 1-based line number in that file
@@ -42,23 +30,97 @@ class DrawingBatch:
     countrycode: np.ndarray  # object: str
     recognized: np.ndarray  # int64: 0 / 1
     ink: InkBatch
-    hash: np.ndarray  # uint64
 
     def __len__(self) -> int:
         return len(self.key_id)
 
-    def take(self, indices: np.ndarray | Sequence[int]) -> "DrawingBatch":
+
+def object_array(values: Sequence) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _pack(items: list[bytes]) -> tuple[bytes, np.ndarray]:
+    ends = np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=len(items)))
+    return b"".join(items), ends
+
+
+def _unpack(blob: bytes, ends: np.ndarray) -> list[bytes]:
+    starts = [0, *ends[:-1].tolist()] if len(ends) else []
+    return [blob[a:b] for a, b in zip(starts, ends.tolist())]
+
+
+def _codes(values: np.ndarray) -> tuple[list, np.ndarray]:
+    uniques, codes = (
+        np.unique(values, return_inverse=True) if len(values) else (np.zeros(0, object), np.zeros(0))
+    )
+    return list(uniques), codes.astype(np.int32)
+
+
+def _decode(uniques: list, codes: np.ndarray) -> np.ndarray:
+    return object_array(uniques)[codes] if len(codes) else np.zeros(0, dtype=object)
+
+
+@dataclasses.dataclass
+class EncodedDrawings:
+    """Drawings ready to write, keyed by their stable hash of (key_id, salt).
+
+    ``hash`` decides split, shard, per-class sampling and the order inside a shard.
+    """
+
+    hash: np.ndarray  # uint64
+    key_id: np.ndarray  # object: str
+    source: np.ndarray  # object: str
+    line: np.ndarray  # int64
+    word: np.ndarray  # object: str
+    tail: np.ndarray  # object: bytes, the Example's feature entries after class_index
+
+    def __len__(self) -> int:
+        return len(self.hash)
+
+    # Compact pickling: Beam and the run files pickle these batches. Pickling object
+    # arrays stores each string separately; one blob plus offsets per column is several
+    # times faster to write and read, and low-cardinality columns become codes.
+    def __getstate__(self) -> dict:
+        return {
+            "hash": self.hash,
+            "line": self.line,
+            "key_id": _pack([k.encode("utf-8") for k in self.key_id]),
+            "tail": _pack(list(self.tail)),
+            "source": _codes(self.source),
+            "word": _codes(self.word),
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.hash = state["hash"]
+        self.line = state["line"]
+        self.key_id = object_array([k.decode("utf-8") for k in _unpack(*state["key_id"])])
+        self.tail = object_array(_unpack(*state["tail"]))
+        self.source = _decode(*state["source"])
+        self.word = _decode(*state["word"])
+
+    def take(self, indices: np.ndarray | Sequence[int]) -> EncodedDrawings:
         indices = np.asarray(indices, dtype=np.int64)
-        rows, offsets = ragged_take(self.ink.row_offsets, indices)
-        return DrawingBatch(
-            source=self.source[indices],
-            line=self.line[indices],
-            key_id=self.key_id[indices],
-            word=self.word[indices],
-            countrycode=self.countrycode[indices],
-            recognized=self.recognized[indices],
-            ink=InkBatch(self.ink.values[rows], offsets),
-            hash=self.hash[indices],
+        return EncodedDrawings(*(getattr(self, f.name)[indices] for f in dataclasses.fields(self)))
+
+    @staticmethod
+    def empty() -> EncodedDrawings:
+        obj = np.zeros(0, dtype=object)
+        return EncodedDrawings(np.zeros(0, np.uint64), obj, obj, np.zeros(0, np.int64), obj, obj)
+
+    @staticmethod
+    def concat(batches: Sequence[EncodedDrawings]) -> EncodedDrawings:
+        batches = [b for b in batches if len(b)]
+        if not batches:
+            return EncodedDrawings.empty()
+        if len(batches) == 1:
+            return batches[0]
+        return EncodedDrawings(
+            *(
+                np.concatenate([getattr(b, f.name) for b in batches])
+                for f in dataclasses.fields(EncodedDrawings)
+            )
         )
 
     def sort_order(self) -> np.ndarray:
@@ -81,10 +143,12 @@ class DrawingBatch:
             dtype=np.int64,
         )
 
-    def smallest(self, k: int) -> "DrawingBatch":
+    def smallest(self, k: int) -> EncodedDrawings:
         """The first ``k`` drawings in canonical order (all of them if fewer)."""
         if len(self) <= k:
             return self
+        if k == 0:
+            return EncodedDrawings.empty()
         threshold = np.partition(self.hash, k - 1)[k - 1]
         candidates = self.take(np.flatnonzero(self.hash <= threshold))
         return candidates.take(candidates.sort_order()[:k])
@@ -95,40 +159,3 @@ class DrawingBatch:
         if len(self) > 1:
             mask[1:] = (self.hash[1:] == self.hash[:-1]) & (self.key_id[1:] == self.key_id[:-1])
         return mask
-
-    @staticmethod
-    def empty() -> "DrawingBatch":
-        obj = np.zeros(0, dtype=object)
-        return DrawingBatch(
-            source=obj,
-            line=np.zeros(0, np.int64),
-            key_id=obj,
-            word=obj,
-            countrycode=obj,
-            recognized=np.zeros(0, np.int64),
-            ink=InkBatch(np.zeros((0, INK_DIM), np.float32), np.zeros(1, np.int64)),
-            hash=np.zeros(0, np.uint64),
-        )
-
-    @staticmethod
-    def concat(batches: Sequence["DrawingBatch"]) -> "DrawingBatch":
-        batches = [b for b in batches if len(b)]
-        if not batches:
-            return DrawingBatch.empty()
-        if len(batches) == 1:
-            return batches[0]
-        offsets = [np.zeros(1, np.int64)]
-        base = 0
-        for b in batches:
-            offsets.append(b.ink.row_offsets[1:] + base)
-            base += b.ink.row_offsets[-1]
-        return DrawingBatch(
-            source=np.concatenate([b.source for b in batches]),
-            line=np.concatenate([b.line for b in batches]),
-            key_id=np.concatenate([b.key_id for b in batches]),
-            word=np.concatenate([b.word for b in batches]),
-            countrycode=np.concatenate([b.countrycode for b in batches]),
-            recognized=np.concatenate([b.recognized for b in batches]),
-            ink=InkBatch(np.concatenate([b.ink.values for b in batches]), np.concatenate(offsets)),
-            hash=np.concatenate([b.hash for b in batches]),
-        )

@@ -25,36 +25,35 @@ import collections
 import dataclasses
 import json
 import logging
+import pickle
 import posixpath
 import time
 import uuid
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from components import parsing, splits
-from components.batch import DrawingBatch
-from components.encoding import encode_examples
+from components.batch import EncodedDrawings
+from components.encoding import encode_tails, finish_examples
 from components.tfrecord import write_records
+from pipeline import configs
 
-DEFAULT_EVAL_FRACTION = 0.1
-DEFAULT_SHARDS = 10
-DEFAULT_SALT = "quickdraw"
-# Real raw drawings run to a few thousand points; 20k is far above them and bounds
-# what one hostile line can cost the trainer (a padded batch is as long as its longest drawing).
-DEFAULT_MAX_POINTS = 20_000
-LINES_PER_BATCH = 4096
 READ_BLOCK_BYTES = 1 << 23
-PROGRESS_SECONDS = 10.0
 
 SPLIT_PREFIX = {splits.TRAIN: "training.tfrecord", splits.EVAL: "eval.tfrecord"}
 CLASSES_FILE = "training.tfrecord.classes"
 REJECTED_FILE = "rejected.jsonl"
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "quickdraw-pipeline/convert/v1"
+RUNS_DIR_PREFIX = ".tmp-runs-"
 
 _REJECTED = "rejected"
 _STATS = "stats"
@@ -65,13 +64,13 @@ _WORDS = "words"
 class ConversionConfig:
     """Everything that decides the output bytes (and nothing that does not)."""
 
-    eval_fraction: float = DEFAULT_EVAL_FRACTION
-    shards: int = DEFAULT_SHARDS
-    salt: str = DEFAULT_SALT
+    eval_fraction: float = configs.EVAL_FRACTION
+    shards: int = configs.SHARDS
+    salt: str = configs.SALT
     train_per_class: int | None = None
     eval_per_class: int | None = None
     recognized_only: bool = False
-    max_points: int = DEFAULT_MAX_POINTS
+    max_points: int = configs.MAX_POINTS
 
     def __post_init__(self) -> None:
         splits.eval_threshold(self.eval_fraction)
@@ -117,6 +116,35 @@ def _local_split(path: str) -> tuple[str, str]:
     return os.path.split(path)
 
 
+class RunFile(NamedTuple):
+    """A spilled batch of encoded drawings of one (split, shard), written by a parse worker.
+
+    Uncapped conversions move drawings from the parse workers to the shard
+    writers through these files: the shuffle then carries only their names, so
+    a local DirectRunner never holds the corpus in memory, and no runner process
+    copies it between workers.
+    """
+
+    path: str
+    records: int
+
+
+def write_run(runs_dir: str, key: tuple[str, int], batch: EncodedDrawings) -> RunFile:
+    split, shard = key
+    path = FileSystems.join(runs_dir, f"{split}-{shard:05d}-{uuid.uuid4().hex}.pkl")
+    with FileSystems.create(path) as f:
+        f.write(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    return RunFile(path, len(batch))
+
+
+def read_run(run: RunFile) -> EncodedDrawings:
+    with FileSystems.open(run.path) as f:
+        batch = pickle.loads(f.read())
+    if len(batch) != run.records:
+        raise OSError(f"run file {run.path} holds {len(batch)} drawings, expected {run.records}")
+    return batch
+
+
 # --------------------------------------------------------------------------- 1. parse
 
 
@@ -149,11 +177,11 @@ class SumCounts(beam.CombineFn):
         return accumulator
 
 
-def _split_index(batch: DrawingBatch, config: ConversionConfig) -> np.ndarray:
+def _split_index(batch: EncodedDrawings, config: ConversionConfig) -> np.ndarray:
     return splits.is_eval(batch.hash, config.eval_fraction).astype(np.int64)
 
 
-def _group(batch: DrawingBatch, codes: np.ndarray) -> Iterator[tuple[Any, DrawingBatch]]:
+def _group(batch: EncodedDrawings, codes: np.ndarray) -> Iterator[tuple[Any, EncodedDrawings]]:
     """Split ``batch`` into sub-batches by integer or object code."""
     if not len(batch):
         return
@@ -164,28 +192,95 @@ def _group(batch: DrawingBatch, codes: np.ndarray) -> Iterator[tuple[Any, Drawin
         yield code, batch.take(order[bounds[i] : bounds[i + 1]])
 
 
-def key_by_shard(batch: DrawingBatch, config: ConversionConfig) -> Iterator[tuple[tuple[str, int], DrawingBatch]]:
+def key_by_shard(
+    batch: EncodedDrawings, config: ConversionConfig
+) -> Iterator[tuple[tuple[str, int], EncodedDrawings]]:
     codes = _split_index(batch, config) * config.shards + splits.shard_of(batch.hash, config.shards)
     for code, sub in _group(batch, codes):
         yield (splits.SPLITS[code // config.shards], int(code % config.shards)), sub
 
 
-def key_by_class(batch: DrawingBatch, config: ConversionConfig) -> Iterator[tuple[tuple[str, str], DrawingBatch]]:
+def key_by_class(
+    batch: EncodedDrawings, config: ConversionConfig
+) -> Iterator[tuple[tuple[str, str], EncodedDrawings]]:
     split_index = _split_index(batch, config)
     for split_code, by_split in _group(batch, split_index):
         for word, sub in _group(by_split, by_split.word.astype(str)):
             yield (splits.SPLITS[split_code], str(word)), sub
 
 
-class ParseFilesFn(beam.DoFn):
-    """File path → keyed drawing batches; rejections, counts and words on side outputs."""
+class FileChunk(NamedTuple):
+    """Bytes [start, end) of an input file, starting at 1-based line ``first_line``."""
 
-    def __init__(self, config: ConversionConfig, capped_splits: frozenset[str]) -> None:
+    path: str
+    start: int
+    end: int | None  # None: to the end of the file
+    first_line: int
+
+
+def _is_compressed(path: str) -> bool:
+    return path.endswith((".gz", ".bz2", ".zst", ".deflate", ".zip", ".lzma"))
+
+
+def split_file(path: str, chunk_bytes: int) -> Iterator[FileChunk]:
+    """Line-aligned chunks of about ``chunk_bytes``, so one big class file uses every worker.
+
+    Counting newlines (a fast scan) gives each chunk its first line number, so
+    rejections keep exact file:line positions. Compressed files are one chunk.
+    """
+    size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    if size <= chunk_bytes or _is_compressed(path):
+        yield FileChunk(path, 0, None, 1)
+        return
+    start, first_line = 0, 1  # the chunk being built
+    base, newlines = 0, 0  # file offset of the current block; newlines counted before block[pos]
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        while True:
+            block = f.read(READ_BLOCK_BYTES)
+            if not block:
+                break
+            pos = 0
+            while True:
+                # the chunk ends at the first newline at or after start + chunk_bytes - 1
+                target = max(start + chunk_bytes - 1 - base, pos)
+                cut = block.find(b"\n", target) if target < len(block) else -1
+                if cut < 0:
+                    break
+                newlines += block.count(b"\n", pos, cut + 1)
+                pos = cut + 1
+                yield FileChunk(path, start, base + pos, first_line)
+                start, first_line = base + pos, newlines + 1
+            newlines += block.count(b"\n", pos)
+            base += len(block)
+    if start < size:
+        yield FileChunk(path, start, None, first_line)
+
+
+class ParseFilesFn(beam.DoFn):
+    """File chunk → keyed drawing batches; rejections, counts and words on side outputs."""
+
+    def __init__(self, config: ConversionConfig, capped_splits: frozenset[str], runs_dir: str) -> None:
         self._config = config
         self._capped = capped_splits
+        self._runs_dir = runs_dir
         self._options = parsing.ParseOptions(config.max_points, config.recognized_only)
         self._lines = Metrics.counter("quickdraw", "lines_read")
         self._drawings = Metrics.counter("quickdraw", "drawings_valid")
+
+    def start_bundle(self) -> None:
+        self._buffers: dict[tuple[str, int], list[EncodedDrawings]] = collections.defaultdict(list)
+        self._buffered = 0
+
+    def _spill(self) -> Iterator[tuple[tuple[str, int], RunFile]]:
+        """Write every buffered (split, shard) batch to a run file; memory stays bounded."""
+        for key in sorted(self._buffers):
+            yield key, write_run(self._runs_dir, key, EncodedDrawings.concat(self._buffers[key]))
+        self._buffers.clear()
+        self._buffered = 0
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for keyed_run in self._spill():
+            yield WindowedValue(keyed_run, MIN_TIMESTAMP, [GlobalWindow()])
 
     def setup(self) -> None:
         self._progress_lines = 0
@@ -195,7 +290,7 @@ class ParseFilesFn(beam.DoFn):
     def _report(self, lines: int, path: str) -> None:
         self._progress_lines += lines
         now = time.monotonic()
-        if now - self._progress_last >= PROGRESS_SECONDS:
+        if now - self._progress_last >= configs.PROGRESS_SECONDS:
             self._progress_last = now
             rate = self._progress_lines / max(now - self._progress_start, 1e-9)
             logging.warning(
@@ -205,16 +300,24 @@ class ParseFilesFn(beam.DoFn):
                 path,
             )
 
-    def process(self, path: str) -> Iterator[Any]:
+    def process(self, chunk: FileChunk) -> Iterator[Any]:
+        path = chunk.path
         lines_in_file = 0
-        for first_line, lines in _read_line_blocks(path, LINES_PER_BATCH):
+        for first_line, lines in _read_line_blocks(chunk, configs.LINES_PER_BATCH):
             parsed = parsing.parse_lines(lines, first_line, path, self._options)
             lines_in_file += parsed.lines
             self._lines.inc(parsed.lines)
             self._drawings.inc(len(parsed.drawings))
             self._report(parsed.lines, path)
-            batch = parsed.drawings
-            batch.hash = splits.key_hashes(batch.key_id, self._config.salt)
+            drawings = parsed.drawings
+            batch = EncodedDrawings(
+                hash=splits.key_hashes(drawings.key_id, self._config.salt),
+                key_id=drawings.key_id,
+                source=drawings.source,
+                line=drawings.line,
+                word=drawings.word,
+                tail=encode_tails(drawings),
+            )
             if parsed.rejections:
                 yield beam.pvalue.TaggedOutput(_REJECTED, parsed.rejections)
             stats: dict = {"lines_read": parsed.lines, "filtered": parsed.filtered}
@@ -231,20 +334,29 @@ class ParseFilesFn(beam.DoFn):
                     for (_, word), sub in key_by_class(part, self._config):
                         yield beam.pvalue.TaggedOutput(split_name, (word, sub))
                 else:
-                    yield from key_by_shard(part, self._config)
+                    for key, sub in key_by_shard(part, self._config):
+                        self._buffers[key].append(sub)
+                        self._buffered += len(sub)
+            if self._buffered >= configs.SPILL_RECORDS:
+                yield from self._spill()
         yield beam.pvalue.TaggedOutput(_STATS, {"files": {path: lines_in_file}})
 
 
-def _read_line_blocks(path: str, lines_per_block: int) -> Iterator[tuple[int, list[bytes]]]:
-    """(first line number, lines) blocks of a file; the last line may lack its newline."""
+def _read_line_blocks(chunk: FileChunk, lines_per_block: int) -> Iterator[tuple[int, list[bytes]]]:
+    """(first line number, lines) blocks of a chunk; the file's last line may lack its newline."""
     block: list[bytes] = []
-    first = 1
+    first = chunk.first_line
     rest = b""
-    with FileSystems.open(path) as fileobj:
-        while True:
-            data = fileobj.read(READ_BLOCK_BYTES)
+    remaining = None if chunk.end is None else chunk.end - chunk.start
+    with FileSystems.open(chunk.path) as fileobj:
+        if chunk.start:
+            fileobj.seek(chunk.start)
+        while remaining is None or remaining > 0:
+            data = fileobj.read(READ_BLOCK_BYTES if remaining is None else min(READ_BLOCK_BYTES, remaining))
             if not data:
                 break
+            if remaining is not None:
+                remaining -= len(data)
             parts = (rest + data).split(b"\n")
             rest = parts.pop()
             block.extend(parts)
@@ -271,16 +383,16 @@ class BottomKFn(beam.CombineFn):
     def __init__(self, k: int) -> None:
         self._k = k
 
-    def create_accumulator(self) -> tuple[DrawingBatch, int]:
-        return DrawingBatch.empty(), 0
+    def create_accumulator(self) -> tuple[EncodedDrawings, int]:
+        return EncodedDrawings.empty(), 0
 
-    def add_input(self, accumulator, batch: DrawingBatch):
+    def add_input(self, accumulator, batch: EncodedDrawings):
         kept, seen = accumulator
-        return DrawingBatch.concat([kept, batch]).smallest(self._k), seen + len(batch)
+        return EncodedDrawings.concat([kept, batch]).smallest(self._k), seen + len(batch)
 
     def merge_accumulators(self, accumulators):
         accumulators = list(accumulators)
-        merged = DrawingBatch.concat([kept for kept, _ in accumulators])
+        merged = EncodedDrawings.concat([kept for kept, _ in accumulators])
         return merged.smallest(self._k), sum(seen for _, seen in accumulators)
 
     def extract_output(self, accumulator):
@@ -288,7 +400,7 @@ class BottomKFn(beam.CombineFn):
 
 
 def _after_cap(
-    element: tuple[str, tuple[DrawingBatch, int]], split: str, config: ConversionConfig
+    element: tuple[str, tuple[EncodedDrawings, int]], split: str, config: ConversionConfig
 ) -> Iterator[Any]:
     word, (kept, seen) = element
     yield beam.pvalue.TaggedOutput(_STATS, {"over_cap": {split: {word: seen - len(kept)}}})
@@ -306,8 +418,10 @@ class WriteShardFn(beam.DoFn):
         self._config = config
 
     def process(self, element, classes: list[str]) -> Iterator[Any]:
-        (split, shard), batches = element
-        batch = DrawingBatch.concat([b for b in batches if b is not None])
+        (split, shard), values = element
+        batch = EncodedDrawings.concat(
+            [read_run(v) if isinstance(v, RunFile) else v for v in values if v is not None]
+        )
         batch = batch.take(batch.sort_order())
         duplicate = batch.duplicate_mask()
         if duplicate.any():
@@ -327,7 +441,7 @@ class WriteShardFn(beam.DoFn):
             )
             batch = batch.take(np.flatnonzero(~duplicate))
         class_index = {word: i for i, word in enumerate(classes)}
-        records = encode_examples(batch, class_index)
+        records = finish_examples([class_index[w] for w in batch.word], batch.tail)
         name = shard_name(split, shard, self._config.shards)
         digest = write_atomically(
             FileSystems.join(self._output_dir, name), lambda f: write_records(f, records)
@@ -404,7 +518,18 @@ def build_manifest(
     }
 
 
-def _finish(_, output_dir, config, shards, stats, rejected_by_reason, classes) -> Iterator[dict]:
+def delete_tree(directory: str) -> None:
+    """Delete a directory of temporary files (local, or a prefix on an object store)."""
+    if not FileSystems.exists(directory):
+        return
+    files = [m.path for m in FileSystems.match([FileSystems.join(directory, "*")])[0].metadata_list]
+    if files:
+        FileSystems.delete(files)
+    if FileSystems.exists(directory):
+        FileSystems.delete([directory])
+
+
+def _finish(_, output_dir, runs_dir, config, shards, stats, rejected_by_reason, classes) -> Iterator[dict]:
     def write_classes(fileobj) -> None:
         fileobj.write("".join(f"{c}\n" for c in classes).encode("utf-8"))
 
@@ -412,6 +537,7 @@ def _finish(_, output_dir, config, shards, stats, rejected_by_reason, classes) -
     manifest = build_manifest(config, shards, stats, rejected_by_reason or {}, classes)
     data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     write_atomically(FileSystems.join(output_dir, MANIFEST_FILE), lambda f: f.write(data))
+    delete_tree(runs_dir)
     yield manifest
 
 
@@ -425,6 +551,7 @@ class ConvertQuickDraw(beam.PTransform):
         self._files = sorted(files)
         self._output_dir = output_dir
         self._config = config
+        self._runs_dir = FileSystems.join(output_dir, f"{RUNS_DIR_PREFIX}{uuid.uuid4().hex}")
 
     def expand(self, pbegin):
         config = self._config
@@ -432,9 +559,10 @@ class ConvertQuickDraw(beam.PTransform):
         parsed = (
             pbegin
             | "ListFiles" >> beam.Create(self._files)
-            | "SpreadFiles" >> beam.Reshuffle()
+            | "SplitFiles" >> beam.FlatMap(split_file, configs.CHUNK_BYTES)
+            | "SpreadChunks" >> beam.Reshuffle()
             | "Parse"
-            >> beam.ParDo(ParseFilesFn(config, capped)).with_outputs(
+            >> beam.ParDo(ParseFilesFn(config, capped, self._runs_dir)).with_outputs(
                 _REJECTED, _STATS, _WORDS, *splits.SPLITS, main="by_shard"
             )
         )
@@ -449,9 +577,7 @@ class ConvertQuickDraw(beam.PTransform):
             )
             keyed.append(capped_out.by_shard)
             stats.append(capped_out[_STATS])
-        every_shard = [
-            ((split, shard), None) for split in splits.SPLITS for shard in range(config.shards)
-        ]
+        every_shard = [((split, shard), None) for split in splits.SPLITS for shard in range(config.shards)]
         keyed.append(pbegin | "EveryShard" >> beam.Create(every_shard))
 
         classes = (
@@ -464,9 +590,9 @@ class ConvertQuickDraw(beam.PTransform):
             | "FlattenKeyed" >> beam.Flatten()
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShards"
-            >> beam.ParDo(WriteShardFn(self._output_dir, config), beam.pvalue.AsSingleton(classes)).with_outputs(
-                _REJECTED, main="shards"
-            )
+            >> beam.ParDo(
+                WriteShardFn(self._output_dir, config), beam.pvalue.AsSingleton(classes)
+            ).with_outputs(_REJECTED, main="shards")
         )
         rejected_by_reason = (
             [parsed[_REJECTED], written[_REJECTED], pbegin | "NoRejections" >> beam.Create([None])]
@@ -483,6 +609,7 @@ class ConvertQuickDraw(beam.PTransform):
             >> beam.FlatMap(
                 _finish,
                 self._output_dir,
+                self._runs_dir,
                 config,
                 beam.pvalue.AsList(written.shards),
                 beam.pvalue.AsSingleton(totals),

@@ -15,12 +15,12 @@ byte strings per drawing, with no message objects at all.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from components import features as F
-from components.batch import DrawingBatch
+from components.batch import DrawingBatch, object_array
 from components.ink import INK_DIM
 
 _LEN = b"\n"  # field 1, length-delimited: Example.features, Features.feature entries, map key, list values
@@ -50,10 +50,6 @@ def bytes_feature(value: bytes) -> bytes:
     return _delimited(b"\n", _delimited(_LEN, value))  # Feature.bytes_list = 1
 
 
-def float_feature(packed_le_float32: bytes) -> bytes:
-    return _delimited(b"\x12", _delimited(_LEN, packed_le_float32))  # Feature.float_list = 2
-
-
 def int64_feature(values: tuple[int, ...]) -> bytes:
     packed = b"".join(varint(v) for v in values)  # non-negative values only
     return _delimited(b"\x1a", _delimited(_LEN, packed))  # Feature.int64_list = 3
@@ -63,45 +59,100 @@ def _map_entry_prefix(key: str) -> bytes:
     return _delimited(_LEN, key.encode())  # the entry's key field
 
 
-# Map entries in key order: the canonical (deterministic) serialization.
-_KEYS = sorted(F.ALL_FEATURES)
-_PREFIX = {key: _map_entry_prefix(key) for key in _KEYS}
+def map_entry(key: str, feature: bytes) -> bytes:
+    """One ``Features.feature`` map entry: key and serialized ``Feature``."""
+    return _delimited(_LEN, _map_entry_prefix(key) + _delimited(b"\x12", feature))
 
 
-def encode_example(feature_bytes: Mapping[str, bytes]) -> bytes:
-    """Example bytes from each feature's serialized ``Feature`` message."""
-    entries = []
-    for key in _KEYS:
-        body = _PREFIX[key] + b"\x12" + varint(len(feature_bytes[key])) + feature_bytes[key]
-        entries.append(_delimited(_LEN, body))
-    return _delimited(_LEN, b"".join(entries))
+class _Cache(dict):
+    """dict that builds missing values with ``make(key)``."""
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key):
+        value = self[key] = self._make(key)
+        return value
+
+
+def _ink_header(rows: int) -> bytes:
+    """Everything of the ink entry before its packed floats (depends only on the row count)."""
+    packed = 4 * INK_DIM * rows
+    float_list = 1 + len(varint(packed)) + packed
+    feature = 1 + len(varint(float_list)) + float_list
+    prefix = _map_entry_prefix(F.INK)
+    body = len(prefix) + 1 + len(varint(feature)) + feature
+    return b"".join(
+        (
+            _LEN,
+            varint(body),
+            prefix,
+            b"\x12",
+            varint(feature),
+            b"\x12",
+            varint(float_list),
+            _LEN,
+            varint(packed),
+        )
+    )
+
+
+def _key_id_header(length: int) -> bytes:
+    """Everything of the key_id entry before the key's bytes (depends only on its length)."""
+    return map_entry(F.KEY_ID, bytes_feature(b"\0" * length))[:-length]
+
+
+# Map entries are written in key order: the canonical (deterministic) serialization.
+# class_index sorts first, so each Example is ``class_index entry + tail``: the tail is
+# built where the drawing is parsed, in parallel, before the class list is known.
+assert sorted(F.ALL_FEATURES)[0] == F.CLASS_INDEX
+_INK_HEADERS = _Cache(_ink_header)
+_KEY_ID_HEADERS = _Cache(_key_id_header)
+_SHAPES = _Cache(lambda rows: map_entry(F.SHAPE, int64_feature((rows, INK_DIM))))
+_COUNTRYCODES = _Cache(lambda code: map_entry(F.COUNTRYCODE, bytes_feature(code.encode())))
+_WORDS = _Cache(lambda word: map_entry(F.WORD, bytes_feature(word.encode())))
+_RECOGNIZED = (map_entry(F.RECOGNIZED, int64_feature((0,))), map_entry(F.RECOGNIZED, int64_feature((1,))))
+_CLASS_INDEXES = _Cache(lambda index: map_entry(F.CLASS_INDEX, int64_feature((index,))))
+
+
+def encode_tails(batch: DrawingBatch) -> np.ndarray:
+    """Per drawing: its Example's map entries after class_index (countrycode … word), as bytes."""
+    ink = np.ascontiguousarray(batch.ink.values, dtype="<f4").tobytes()
+    row_bytes = 4 * INK_DIM
+    offsets = batch.ink.row_offsets.tolist()
+    tails = []
+    for i, (key_id, country, recognized, word) in enumerate(
+        zip(batch.key_id, batch.countrycode, batch.recognized.tolist(), batch.word)
+    ):
+        start, end = offsets[i], offsets[i + 1]
+        key = key_id.encode()
+        tails.append(
+            b"".join(
+                (
+                    _COUNTRYCODES[country],
+                    _INK_HEADERS[end - start],
+                    ink[start * row_bytes : end * row_bytes],
+                    _KEY_ID_HEADERS[len(key)],
+                    key,
+                    _RECOGNIZED[recognized],
+                    _SHAPES[end - start],
+                    _WORDS[word],
+                )
+            )
+        )
+    return object_array(tails)
+
+
+def finish_examples(class_indexes: Sequence[int], tails: Sequence[bytes]) -> list[bytes]:
+    """Whole serialized Examples: the class_index entry, then the tail, inside ``Example.features``."""
+    out = []
+    for index, tail in zip(class_indexes, tails):
+        entry = _CLASS_INDEXES[index]
+        out.append(_LEN + varint(len(entry) + len(tail)) + entry + tail)
+    return out
 
 
 def encode_examples(batch: DrawingBatch, class_index: Mapping[str, int]) -> list[bytes]:
     """One serialized Example per drawing of ``batch``, in batch order."""
-    ink = np.ascontiguousarray(batch.ink.values, dtype="<f4").tobytes()
-    row_bytes = 4 * INK_DIM
-    offsets = batch.ink.row_offsets.tolist()
-    per_word: dict[str, tuple[bytes, bytes]] = {}  # class_index and word features, built once per class
-    out = []
-    for i, (word, key_id, country, recognized) in enumerate(
-        zip(batch.word, batch.key_id, batch.countrycode, batch.recognized.tolist())
-    ):
-        cached = per_word.get(word)
-        if cached is None:
-            cached = per_word[word] = (int64_feature((class_index[word],)), bytes_feature(word.encode()))
-        rows = offsets[i + 1] - offsets[i]
-        out.append(
-            encode_example(
-                {
-                    F.CLASS_INDEX: cached[0],
-                    F.COUNTRYCODE: bytes_feature(country.encode()),
-                    F.INK: float_feature(ink[offsets[i] * row_bytes : offsets[i + 1] * row_bytes]),
-                    F.KEY_ID: bytes_feature(key_id.encode()),
-                    F.RECOGNIZED: int64_feature((recognized,)),
-                    F.SHAPE: int64_feature((rows, INK_DIM)),
-                    F.WORD: cached[1],
-                }
-            )
-        )
-    return out
+    return finish_examples([class_index[w] for w in batch.word], encode_tails(batch))

@@ -41,9 +41,7 @@ class InkBatch(NamedTuple):
         return self.values[self.row_offsets[i] : self.row_offsets[i + 1]]
 
 
-def batch_ink(
-    x: np.ndarray, y: np.ndarray, stroke_end: np.ndarray, point_offsets: np.ndarray
-) -> InkBatch:
+def batch_ink(x: np.ndarray, y: np.ndarray, stroke_end: np.ndarray, point_offsets: np.ndarray) -> InkBatch:
     """The seed's ink for every drawing of a batch.
 
     Args:

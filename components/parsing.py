@@ -20,13 +20,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from components.batch import DrawingBatch
+from components.batch import DrawingBatch, object_array
 from components.ink import InkBatch, batch_ink
 
 # Rejection reasons, in the order they are checked: a line gets the first that applies.
@@ -100,7 +101,7 @@ class Rejection(NamedTuple):
 
 @dataclasses.dataclass
 class ParsedLines:
-    """What became of a block of lines (hashes still zero: the caller assigns them)."""
+    """What became of a block of lines."""
 
     drawings: DrawingBatch
     rejections: list[Rejection]
@@ -235,23 +236,16 @@ def _batch_from_drawings(drawings: list[_Drawing], source: str, lines: list[int]
     )
 
 
-def _object_array(values: Sequence[Any]) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
 def _columns(source, lines, key_ids, words, countrycodes, recognized, ink: InkBatch) -> DrawingBatch:
     n = len(key_ids)
     return DrawingBatch(
-        source=_object_array([source] * n),
+        source=object_array([source] * n),
         line=np.asarray(lines, np.int64).reshape(n),
-        key_id=_object_array(key_ids),
-        word=_object_array(words),
-        countrycode=_object_array(countrycodes),
+        key_id=object_array(key_ids),
+        word=object_array(words),
+        countrycode=object_array(countrycodes),
         recognized=np.asarray(recognized, np.int64).reshape(n),
         ink=ink,
-        hash=np.zeros(n, np.uint64),
     )
 
 
@@ -293,7 +287,7 @@ def _ragged_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def _string_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     column = table.column(name).combine_chunks()
-    return column.is_null().to_numpy(zero_copy_only=False), _object_array(column.to_pylist())
+    return column.is_null().to_numpy(zero_copy_only=False), object_array(column.to_pylist())
 
 
 def _parse_block_fast(
@@ -309,8 +303,12 @@ def _parse_block_fast(
         if b
     ]
     if not content:
-        return ParsedLines(DrawingBatch.empty(), rejections, 0, len(lines))
+        return ParsedLines(_batch_from_drawings([], source, []), rejections, 0, len(lines))
     data = b"\n".join(line.rstrip(b"\r\n") for line in content)
+    try:
+        data.decode("utf-8")  # pyarrow does not validate UTF-8; one C-speed pass over the block
+    except UnicodeDecodeError:
+        return None
     try:
         table = pa_json.read_json(
             io.BytesIO(data),
@@ -378,9 +376,7 @@ def _parse_block_fast(
     reason_index = np.select([c for c, _ in conditions], np.arange(1, len(conditions) + 1), 0)
     for row in np.flatnonzero(reason_index):
         reason = conditions[reason_index[row] - 1][1]
-        rejections.append(
-            Rejection(source, int(content_lines[row]), reason, decode_for_report(content[row]))
-        )
+        rejections.append(Rejection(source, int(content_lines[row]), reason, decode_for_report(content[row])))
     rejections.sort(key=lambda r: r.line)
     valid = reason_index == 0
     filtered = 0
@@ -419,4 +415,3 @@ def parse_lines(lines: Sequence[bytes], first_line: int, source: str, options: P
     if fast is not None:
         return fast
     return parse_lines_slow(lines, first_line, source, options)
-

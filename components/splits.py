@@ -10,7 +10,7 @@ drawing to the other split or shard.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -32,10 +32,7 @@ def key_hashes(key_ids: Iterable[str], salt: str) -> np.ndarray:
     key = check_salt(salt)
     blake2b = hashlib.blake2b
     return np.fromiter(
-        (
-            int.from_bytes(blake2b(k.encode("utf-8"), digest_size=8, key=key).digest(), "big")
-            for k in key_ids
-        ),
+        (int.from_bytes(blake2b(k.encode("utf-8"), digest_size=8, key=key).digest(), "big") for k in key_ids),
         dtype=np.uint64,
     )
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import BinaryIO, Iterable
+from collections.abc import Iterable, Sequence
+from typing import BinaryIO
 
 import google_crc32c
 
 _MASK_DELTA = 0xA282EAD8
+
+
+_LENGTH = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
 
 
 def masked_crc32c(data: bytes) -> int:
@@ -24,29 +29,22 @@ def masked_crc32c(data: bytes) -> int:
 
 
 def frame(record: bytes) -> bytes:
-    length = struct.pack("<Q", len(record))
-    return b"".join(
-        (length, struct.pack("<I", masked_crc32c(length)), record, struct.pack("<I", masked_crc32c(record)))
-    )
+    length = _LENGTH.pack(len(record))
+    return b"".join((length, _CRC.pack(masked_crc32c(length)), record, _CRC.pack(masked_crc32c(record))))
 
 
-def write_records(fileobj: BinaryIO, records: Iterable[bytes]) -> str:
+def write_records(fileobj: BinaryIO, records: Sequence[bytes], chunk: int = 4096) -> str:
     """Write framed records; return the sha256 hex digest of the bytes written."""
     digest = hashlib.sha256()
-    chunk: list[bytes] = []
-    size = 0
-    for record in records:
-        framed = frame(record)
-        chunk.append(framed)
-        size += len(framed)
-        if size >= 1 << 22:
-            data = b"".join(chunk)
-            digest.update(data)
-            fileobj.write(data)
-            chunk, size = [], 0
-    data = b"".join(chunk)
-    digest.update(data)
-    fileobj.write(data)
+    length, crc, pack = _LENGTH.pack, _CRC.pack, masked_crc32c
+    for start in range(0, len(records), chunk):
+        parts = []
+        for record in records[start : start + chunk]:
+            size = length(len(record))
+            parts += (size, crc(pack(size)), record, crc(pack(record)))
+        data = b"".join(parts)
+        digest.update(data)
+        fileobj.write(data)
     return digest.hexdigest()
 
 

@@ -12,9 +12,10 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+import warnings
+from collections.abc import Sequence
 
-from components import conversion
+from pipeline import configs
 
 
 def _positive_int(text: str) -> int:
@@ -50,9 +51,9 @@ def _add_convert(subparsers) -> None:
     )
     p.add_argument("--input", required=True, help="directory (reads *.ndjson), glob or file; local or gs://")
     p.add_argument("--output", required=True, help="output directory; local or any Beam filesystem")
-    p.add_argument("--eval-fraction", type=_fraction, default=conversion.DEFAULT_EVAL_FRACTION)
-    p.add_argument("--shards", type=_positive_int, default=conversion.DEFAULT_SHARDS, help="shards per split")
-    p.add_argument("--salt", default=conversion.DEFAULT_SALT, help="salt of the split/shard hash")
+    p.add_argument("--eval-fraction", type=_fraction, default=configs.EVAL_FRACTION)
+    p.add_argument("--shards", type=_positive_int, default=configs.SHARDS, help="shards per split")
+    p.add_argument("--salt", default=configs.SALT, help="salt of the split/shard hash")
     p.add_argument(
         "--train-per-class",
         type=_non_negative_int,
@@ -63,7 +64,7 @@ def _add_convert(subparsers) -> None:
     p.add_argument(
         "--max-points",
         type=_positive_int,
-        default=conversion.DEFAULT_MAX_POINTS,
+        default=configs.MAX_POINTS,
         help="reject drawings with more points (default %(default)s)",
     )
     p.add_argument(
@@ -73,6 +74,7 @@ def _add_convert(subparsers) -> None:
 
 
 def _run_convert(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from components import conversion
     from pipeline import convert
 
     config = conversion.ConversionConfig(
@@ -99,14 +101,16 @@ def _add_demo_data(subparsers) -> None:
         help="write the deterministic procedural demo corpus (official simplified NDJSON schema)",
     )
     p.add_argument("--output", required=True, help="directory for <class>.ndjson files")
-    p.add_argument("--per-class", type=_positive_int, default=500, help="drawings per class")
+    p.add_argument(
+        "--per-class", type=_positive_int, default=configs.DEMO_PER_CLASS, help="drawings per class"
+    )
     p.add_argument(
         "--classes",
         type=_positive_int,
         default=len(demo_data.SHAPES),
         help=f"number of shape classes, at most {len(demo_data.SHAPES)}",
     )
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="same seed, same bytes")
+    p.add_argument("--seed", type=_non_negative_int, default=configs.DEMO_SEED, help="same seed, same bytes")
     p.set_defaults(run=_run_demo_data)
 
 
@@ -186,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # google-api-core warns on import that Python 3.10 is past its support window; TFX 1.16 needs 3.10.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
     try:
         return args.run(args, extra)
     except Exception as error:

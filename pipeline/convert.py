@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems

@@ -19,8 +19,8 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterator
 
 import numpy as np
 
