@@ -39,36 +39,33 @@ SEED = os.path.join(SHARED, "reference", "seed_convert.py")
 
 
 def build_corpus(target: int, out_dir: str) -> tuple[int, int]:
-    """Replicate every real drawing with fresh key_ids until >= target; (drawings, max per class)."""
+    """Equal-sized class files of real drawings with fresh key_ids; (drawings, per class).
+
+    Each class file cycles through that class's real drawings until it holds
+    ceil(target / classes) lines, the key_id of the r-th copy prefixed with r.
+    Equal class sizes match the official corpus's shape (every class has many
+    drawings) and let the seed's per-class reading convert every line once.
+    """
+    files = sorted(f for f in os.listdir(DATA) if f.endswith(".ndjson"))
+    per_class = math.ceil(target / len(files))
     marker = os.path.join(out_dir, ".complete")
     if os.path.exists(marker):
         with open(marker) as f:
-            done = json.load(f)
-        if done["target"] == target:
-            return done["drawings"], done["max_per_class"]
+            if json.load(f) == {"per_class": per_class}:
+                return per_class * len(files), per_class
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
-    files = sorted(f for f in os.listdir(DATA) if f.endswith(".ndjson"))
-    sources = {}
     for name in files:
         with open(os.path.join(DATA, name), "rb") as f:
-            sources[name] = [line for line in f.read().split(b"\n") if line]
-    real = sum(len(v) for v in sources.values())
-    replicas = math.ceil(target / real)
-    total, max_per_class = 0, 0
-    for name, lines in sources.items():
+            lines = [line for line in f.read().split(b"\n") if line]
         with open(os.path.join(out_dir, name), "wb") as out:
-            for r in range(replicas):
-                suffix = f"{r:05d}".encode()
-                out.write(
-                    b"\n".join(line.replace(b'"key_id":"', b'"key_id":"' + suffix, 1) for line in lines)
-                    + b"\n"
-                )
-        total += replicas * len(lines)
-        max_per_class = max(max_per_class, replicas * len(lines))
+            for i in range(per_class):
+                copy, line = divmod(i, len(lines))
+                prefix = f"{copy:05d}".encode()
+                out.write(lines[line].replace(b'"key_id":"', b'"key_id":"' + prefix, 1) + b"\n")
     with open(marker, "w") as f:
-        json.dump({"target": target, "drawings": total, "max_per_class": max_per_class}, f)
-    return total, max_per_class
+        json.dump({"per_class": per_class}, f)
+    return per_class * len(files), per_class
 
 
 def timed(command: list[str], env: dict | None = None) -> tuple[float, float, str]:

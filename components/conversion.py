@@ -24,9 +24,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
-import logging
+import os
 import pickle
 import posixpath
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -111,8 +112,6 @@ def write_atomically(path: str, write: Callable[[Any], Any]) -> Any:
 
 
 def _local_split(path: str) -> tuple[str, str]:
-    import os
-
     return os.path.split(path)
 
 
@@ -288,16 +287,18 @@ class ParseFilesFn(beam.DoFn):
         self._progress_last = self._progress_start
 
     def _report(self, lines: int, path: str) -> None:
+        """Progress on stderr every few seconds (workers' stderr reaches the user's terminal
+        under the local runner, and the worker logs on Dataflow)."""
         self._progress_lines += lines
         now = time.monotonic()
         if now - self._progress_last >= configs.PROGRESS_SECONDS:
             self._progress_last = now
             rate = self._progress_lines / max(now - self._progress_start, 1e-9)
-            logging.warning(
-                "convert progress: this worker has read %d lines (%.0f lines/s), now in %s",
-                self._progress_lines,
-                rate,
-                path,
+            print(
+                f"convert: worker {os.getpid()} has read {self._progress_lines:,} lines "
+                f"({rate:,.0f} lines/s), now in {posixpath.basename(path)}",
+                file=sys.stderr,
+                flush=True,
             )
 
     def process(self, chunk: FileChunk) -> Iterator[Any]:

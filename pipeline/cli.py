@@ -189,15 +189,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # The local runner re-logs every worker warning as one long proto dump.
+        logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # google-api-core warns on import that Python 3.10 is past its support window; TFX 1.16 needs 3.10.
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
+    # google-api-core warns on import that Python 3.10 is past its support window (TFX 1.16 needs
+    # 3.10), in this process and in every Beam worker process, which inherit the environment.
+    quiet = "ignore:You are using a non-supported Python version:FutureWarning"
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
+    warnings.filterwarnings("ignore", message=".*non-supported Python version", category=FutureWarning)
     try:
         return args.run(args, extra)
     except Exception as error:
         from pipeline.convert import ConversionError
 
-        if isinstance(error, (ConversionError, ValueError, FileNotFoundError)):
+        if isinstance(error, (ConversionError, ValueError, FileNotFoundError)) and not args.verbose:
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise

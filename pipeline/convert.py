@@ -7,8 +7,8 @@ driver around them that a user meets through ``quickdraw convert``.
 from __future__ import annotations
 
 import json
-import logging
 import os
+import sys
 import time
 from collections.abc import Sequence
 
@@ -110,7 +110,7 @@ def run_conversion(
     files = resolve_inputs(input_spec)
     check_output(output_dir, config, overwrite)
     FileSystems.mkdirs(output_dir) if not FileSystems.exists(output_dir) else None
-    logging.warning("convert: %d input files → %s", len(files), output_dir)
+    print(f"convert: {len(files)} input files → {output_dir}", file=sys.stderr, flush=True)
     with beam.Pipeline(options=beam_options(beam_args)) as p:
         _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(files, output_dir, config)
     manifest = read_manifest(output_dir)
