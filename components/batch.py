@@ -52,10 +52,10 @@ def _unpack(blob: bytes, ends: np.ndarray) -> list[bytes]:
 
 
 def _codes(values: np.ndarray) -> tuple[list, np.ndarray]:
-    uniques, codes = (
-        np.unique(values, return_inverse=True) if len(values) else (np.zeros(0, object), np.zeros(0))
-    )
-    return list(uniques), codes.astype(np.int32)
+    """Dictionary coding in first-seen order (hashing, O(n); sorting object arrays is slow)."""
+    index: dict = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
+    return list(index), codes
 
 
 def _decode(uniques: list, codes: np.ndarray) -> np.ndarray:

@@ -269,6 +269,19 @@ class ParseFilesFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._buffers: dict[tuple[str, int], list[EncodedDrawings]] = collections.defaultdict(list)
         self._buffered = 0
+        # Capped splits: this worker's own bottom-k per (split, word), so only samples leave it.
+        self._samples: dict[tuple[str, str], list[EncodedDrawings]] = collections.defaultdict(list)
+        self._sampled: collections.Counter = collections.Counter()
+        self._seen: collections.Counter = collections.Counter()
+
+    def _sample(self, split: str, word: str, batch: EncodedDrawings) -> None:
+        key, k = (split, word), self._config.cap(split)
+        self._samples[key].append(batch)
+        self._sampled[key] += len(batch)
+        self._seen[key] += len(batch)
+        if self._sampled[key] >= 2 * max(k, 256):  # compact at twice the cap: O(log k) per drawing
+            self._samples[key] = [EncodedDrawings.concat(self._samples[key]).smallest(k)]
+            self._sampled[key] = len(self._samples[key][0])
 
     def _spill(self) -> Iterator[tuple[tuple[str, int], RunFile]]:
         """Write every buffered (split, shard) batch to a run file; memory stays bounded."""
@@ -277,9 +290,13 @@ class ParseFilesFn(beam.DoFn):
         self._buffers.clear()
         self._buffered = 0
 
-    def finish_bundle(self) -> Iterator[WindowedValue]:
+    def finish_bundle(self) -> Iterator[Any]:
         for keyed_run in self._spill():
             yield WindowedValue(keyed_run, MIN_TIMESTAMP, [GlobalWindow()])
+        for split, word in sorted(self._samples):
+            sample = EncodedDrawings.concat(self._samples[(split, word)]).smallest(self._config.cap(split))
+            value = (word, (sample, self._seen[(split, word)]))
+            yield beam.pvalue.TaggedOutput(split, WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()]))
 
     def setup(self) -> None:
         self._progress_lines = 0
@@ -333,7 +350,7 @@ class ParseFilesFn(beam.DoFn):
                     continue
                 if split_name in self._capped:
                     for (_, word), sub in key_by_class(part, self._config):
-                        yield beam.pvalue.TaggedOutput(split_name, (word, sub))
+                        self._sample(split_name, word, sub)
                 else:
                     for key, sub in key_by_shard(part, self._config):
                         self._buffers[key].append(sub)
@@ -377,8 +394,10 @@ def _read_line_blocks(chunk: FileChunk, lines_per_block: int) -> Iterator[tuple[
 class BottomKFn(beam.CombineFn):
     """Per key: the ``k`` drawings first in canonical (hash) order, and how many were seen.
 
-    Bottom-k under a total order is associative and commutative, so the sample
-    does not depend on how the runner splits or merges the work.
+    Inputs are partial samples ``(drawings, seen)`` (each parse worker samples its
+    own share first). Bottom-k under a total order is associative and
+    commutative, so the sample does not depend on how the runner splits or
+    merges the work.
     """
 
     def __init__(self, k: int) -> None:
@@ -387,9 +406,8 @@ class BottomKFn(beam.CombineFn):
     def create_accumulator(self) -> tuple[EncodedDrawings, int]:
         return EncodedDrawings.empty(), 0
 
-    def add_input(self, accumulator, batch: EncodedDrawings):
-        kept, seen = accumulator
-        return EncodedDrawings.concat([kept, batch]).smallest(self._k), seen + len(batch)
+    def add_input(self, accumulator, element: tuple[EncodedDrawings, int]):
+        return self.merge_accumulators([accumulator, element])
 
     def merge_accumulators(self, accumulators):
         accumulators = list(accumulators)
@@ -401,11 +419,22 @@ class BottomKFn(beam.CombineFn):
 
 
 def _after_cap(
-    element: tuple[str, tuple[EncodedDrawings, int]], split: str, config: ConversionConfig
-) -> Iterator[Any]:
-    word, (kept, seen) = element
-    yield beam.pvalue.TaggedOutput(_STATS, {"over_cap": {split: {word: seen - len(kept)}}})
-    yield from key_by_shard(kept, config)
+    element: tuple[str, Iterable[tuple[str, tuple[EncodedDrawings, int]]]],
+    config: ConversionConfig,
+    runs_dir: str,
+):
+    """All classes' samples of one split → counts over cap, and run files keyed by shard.
+
+    The kept drawings go to run files like the uncapped ones, so the shuffle to
+    the shard writers carries file names, not the sample itself.
+    """
+    split, per_word = element
+    per_word = sorted(per_word, key=lambda item: item[0])
+    over_cap = {word: seen - len(kept) for word, (kept, seen) in per_word}
+    yield beam.pvalue.TaggedOutput(_STATS, {"over_cap": {split: over_cap}})
+    kept = EncodedDrawings.concat([kept for _, (kept, _) in per_word])
+    for key, batch in key_by_shard(kept, config):
+        yield key, write_run(runs_dir, key, batch)
 
 
 # --------------------------------------------------------------------------- 3. shards
@@ -420,9 +449,7 @@ class WriteShardFn(beam.DoFn):
 
     def process(self, element, classes: list[str]) -> Iterator[Any]:
         (split, shard), values = element
-        batch = EncodedDrawings.concat(
-            [read_run(v) if isinstance(v, RunFile) else v for v in values if v is not None]
-        )
+        batch = EncodedDrawings.concat([read_run(run) for run in values if run is not None])
         batch = batch.take(batch.sort_order())
         duplicate = batch.duplicate_mask()
         if duplicate.any():
@@ -573,8 +600,10 @@ class ConvertQuickDraw(beam.PTransform):
             capped_out = (
                 parsed[split]
                 | f"Cap{split}" >> beam.CombinePerKey(BottomKFn(config.cap(split)))
+                | f"KeyBySplit{split}" >> beam.Map(lambda sample, split=split: (split, sample))
+                | f"GatherClasses{split}" >> beam.GroupByKey()
                 | f"ShardCapped{split}"
-                >> beam.FlatMap(_after_cap, split, config).with_outputs(_STATS, main="by_shard")
+                >> beam.FlatMap(_after_cap, config, self._runs_dir).with_outputs(_STATS, main="by_shard")
             )
             keyed.append(capped_out.by_shard)
             stats.append(capped_out[_STATS])

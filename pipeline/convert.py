@@ -56,12 +56,24 @@ def beam_options(beam_args: Sequence[str]) -> PipelineOptions:
     runner = options.view_as(StandardOptions).runner
     direct = options.view_as(DirectOptions)
     given = " ".join(beam_args)
-    if runner in (None, "DirectRunner", "direct"):
-        if "--direct_running_mode" not in given:
-            direct.direct_running_mode = "multi_processing"
+    if runner in (None, "DirectRunner", "direct") and "--direct_running_mode" not in given:
+        direct.direct_running_mode = "multi_processing"
         if "--direct_num_workers" not in given:
             direct.direct_num_workers = os.cpu_count() or 1
     return options
+
+
+def _runner(beam_args: Sequence[str]):
+    """The local engine, chosen explicitly: Beam's DirectRunner first tries to download the Go
+    "Prism" runner from GitHub and silently switches engines when it can, so the same command
+    would run differently with and without internet. FnApiRunner is the DirectRunner's batch
+    engine and honours --direct_running_mode / --direct_num_workers. Other runners: as given."""
+    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
+    if runner in (None, "DirectRunner", "direct"):
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+        return FnApiRunner()
+    return None
 
 
 def read_manifest(output_dir: str) -> dict | None:
@@ -111,7 +123,7 @@ def run_conversion(
     check_output(output_dir, config, overwrite)
     FileSystems.mkdirs(output_dir) if not FileSystems.exists(output_dir) else None
     print(f"convert: {len(files)} input files → {output_dir}", file=sys.stderr, flush=True)
-    with beam.Pipeline(options=beam_options(beam_args)) as p:
+    with beam.Pipeline(runner=_runner(beam_args), options=beam_options(beam_args)) as p:
         _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(files, output_dir, config)
     manifest = read_manifest(output_dir)
     if manifest is None:

@@ -16,7 +16,6 @@ can be written in parallel processes.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -37,14 +36,29 @@ def _polygon(vertices: int, phase: float = 0.0) -> np.ndarray:
     return np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
 
-def _resample(points: np.ndarray, count: int) -> np.ndarray:
-    """``count`` points evenly spaced along the polyline ``points``."""
+def _ragged_resample(points: np.ndarray, offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Resample every polyline ``points[offsets[i]:offsets[i+1]]`` (>= 2 points) to ``counts[i]``
+    points evenly spaced along it; all polylines at once. Returns [sum(counts), 2]."""
+    strokes = len(counts)
+    owner = np.repeat(np.arange(strokes), np.diff(offsets))
     steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    steps[offsets[1:-1] - 1] = 0.0  # no distance between one polyline's end and the next one's start
     distance = np.concatenate([[0.0], np.cumsum(steps)])
-    if distance[-1] == 0:
-        return np.repeat(points[:1], count, axis=0)
-    targets = np.linspace(0, distance[-1], count)
-    return np.stack([np.interp(targets, distance, points[:, i]) for i in range(2)], axis=1)
+    start, end = offsets[:-1], offsets[1:] - 1
+    length = distance[end] - distance[start]
+    gap = float(length.max()) + 1.0  # keeps polylines apart for searchsorted
+    key = distance + owner * gap
+    target_owner = np.repeat(np.arange(strokes), counts)
+    target_offsets = np.concatenate([[0], np.cumsum(counts)])
+    fraction = (np.arange(target_offsets[-1]) - target_offsets[:-1][target_owner]) / (
+        counts[target_owner] - 1
+    )
+    targets = key[start][target_owner] + fraction * length[target_owner]
+    left = np.searchsorted(key, targets, side="right") - 1
+    left = np.clip(left, start[target_owner], end[target_owner] - 1)
+    span = key[left + 1] - key[left]
+    weight = np.divide(targets - key[left], span, out=np.zeros_like(span), where=span > 0)[:, None]
+    return points[left] * (1 - weight) + points[left + 1] * weight
 
 
 def _outline(rng: Rng, corners: np.ndarray, separate: float) -> list[Stroke]:
@@ -130,31 +144,68 @@ SHAPES: dict[str, Callable[[Rng], list[Stroke]]] = {
 }
 
 
-def _hand_drawn(rng: Rng, strokes: list[Stroke]) -> tuple[list[np.ndarray], float]:
-    """A person's version of the ideal strokes, as int [2, k] arrays in 0-255."""
-    difficulty = rng.random()
-    angle = rng.normal(0, math.radians(10 + 15 * difficulty))
-    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    stretch = np.diag(rng.uniform(0.7, 1.3, size=2))
-    shear = np.array([[1, rng.normal(0, 0.1)], [0, 1]])
-    transform = rotation @ stretch @ shear
-    drawn = []
-    for stroke in strokes:
-        if rng.random() < 0.5:
-            stroke = stroke[::-1]
-        dense = _resample(stroke, 64)
-        wobble = np.cumsum(rng.normal(0, 0.006 + 0.012 * difficulty, size=dense.shape), axis=0)
-        wobble -= np.linspace(0, 1, len(dense))[:, None] * wobble[-1]  # the hand comes back on target
-        dense = (dense + wobble) @ transform.T
-        count = int(np.clip(rng.normal(6 + 2.5 * len(stroke), 4), 2, 40))
-        sparse = _resample(dense, count) + rng.normal(0, 0.01 + 0.01 * difficulty, size=(count, 2))
-        drawn.append(sparse)
-    order = rng.permutation(len(drawn)) if rng.random() < 0.3 else np.arange(len(drawn))
-    drawn = [drawn[i] for i in order]
-    points = np.concatenate(drawn)
-    lower = points.min(axis=0)
-    scale = 255.0 / max(float((points.max(axis=0) - lower).max()), 1e-9)
-    return [np.clip(np.rint((s - lower) * scale), 0, 255).astype(np.int64).T for s in drawn], difficulty
+DENSE = 64  # points per stroke while the "hand" wobbles along it
+
+
+def _hand_drawn(rng: Rng, ideals: list[list[Stroke]]) -> tuple[list[list[list[list[int]]]], np.ndarray]:
+    """People's versions of many ideal drawings at once: per drawing, its strokes as
+    ``[[x…], [y…]]`` integer lists in 0-255 (top-left at 0, longest side 255), and each
+    drawing's difficulty in [0, 1). Vectorised over every stroke of every drawing."""
+    n = len(ideals)
+    difficulty = rng.random(n)
+    angle = rng.normal(0, np.radians(10 + 15 * difficulty))
+    stretch = rng.uniform(0.7, 1.3, size=(n, 2))
+    shear = rng.normal(0, 0.1, size=n)
+    cos, sin = np.cos(angle), np.sin(angle)
+    # transform = rotation @ diag(stretch) @ [[1, shear], [0, 1]], one 2x2 per drawing
+    transform = np.empty((n, 2, 2))
+    transform[:, 0, 0] = cos * stretch[:, 0]
+    transform[:, 0, 1] = cos * stretch[:, 0] * shear - sin * stretch[:, 1]
+    transform[:, 1, 0] = sin * stretch[:, 0]
+    transform[:, 1, 1] = sin * stretch[:, 0] * shear + cos * stretch[:, 1]
+
+    strokes_per_drawing = np.array([len(strokes) for strokes in ideals])
+    drawing_of_stroke = np.repeat(np.arange(n), strokes_per_drawing)
+    flat = [stroke for strokes in ideals for stroke in strokes]
+    reverse = rng.random(len(flat)) < 0.5
+    flat = [stroke[::-1] if r else stroke for stroke, r in zip(flat, reverse)]
+    vertices = np.array([len(stroke) for stroke in flat])
+    offsets = np.concatenate([[0], np.cumsum(vertices)])
+    dense = _ragged_resample(np.concatenate(flat), offsets, np.full(len(flat), DENSE)).reshape(-1, DENSE, 2)
+    sigma = (0.006 + 0.012 * difficulty)[drawing_of_stroke][:, None, None]
+    wobble = np.cumsum(rng.normal(size=dense.shape) * sigma, axis=1)
+    wobble -= np.linspace(0, 1, DENSE)[None, :, None] * wobble[:, -1:, :]  # the hand comes back on target
+    dense = np.einsum("spk,sjk->spj", dense + wobble, transform[drawing_of_stroke])
+    counts = np.clip(rng.normal(6 + 2.5 * vertices, 4), 2, 40).astype(np.int64)
+    sparse = _ragged_resample(dense.reshape(-1, 2), np.arange(0, DENSE * len(flat) + 1, DENSE), counts)
+    point_drawing = np.repeat(drawing_of_stroke, counts)
+    sparse += rng.normal(size=sparse.shape) * (0.01 + 0.01 * difficulty)[point_drawing][:, None]
+
+    point_offsets = np.concatenate([[0], np.cumsum(counts)])
+    drawing_starts = point_offsets[np.concatenate([[0], np.cumsum(strokes_per_drawing)[:-1]])]
+    lower = np.minimum.reduceat(sparse, drawing_starts, axis=0)
+    extent = (np.maximum.reduceat(sparse, drawing_starts, axis=0) - lower).max(axis=1)
+    scale = 255.0 / np.maximum(extent, 1e-9)
+    ints = np.clip(np.rint((sparse - lower[point_drawing]) * scale[point_drawing][:, None]), 0, 255)
+    xs, ys = ints[:, 0].astype(np.int64).tolist(), ints[:, 1].astype(np.int64).tolist()
+
+    permute = rng.random(n) < 0.3
+    drawings = []
+    stroke = 0
+    for d in range(n):
+        k = int(strokes_per_drawing[d])
+        order = rng.permutation(k) if permute[d] else range(k)
+        drawings.append(
+            [
+                [
+                    xs[point_offsets[stroke + i] : point_offsets[stroke + i + 1]],
+                    ys[point_offsets[stroke + i] : point_offsets[stroke + i + 1]],
+                ]
+                for i in order
+            ]
+        )
+        stroke += k
+    return drawings, difficulty
 
 
 def _timestamp(seconds: int, micros: int) -> str:
@@ -175,14 +226,14 @@ def class_lines(name: str, class_index: int, per_class: int, seed: int) -> Itera
         countries = rng.choice(len(COUNTRIES), size=count, p=COUNTRY_WEIGHTS)
         seconds = EPOCH_2017_03_01 + rng.integers(0, 60 * 86400, size=count)
         micros = rng.integers(0, 100000, size=count)
+        drawings, difficulty = _hand_drawn(rng, [shape(rng) for _ in range(count)])
+        recognized = rng.random(count) > 0.05 + 0.3 * difficulty
         for i in range(count):
-            strokes, difficulty = _hand_drawn(rng, shape(rng))
-            recognized = bool(rng.random() > 0.05 + 0.3 * difficulty)
-            drawing = json.dumps([s.tolist() for s in strokes], separators=(",", ":"))
+            drawing = json.dumps(drawings[i], separators=(",", ":"))
             yield (
                 f'{{"word":"{name}","countrycode":"{COUNTRIES[countries[i]]}",'
                 f'"timestamp":"{_timestamp(int(seconds[i]), int(micros[i]))}",'
-                f'"recognized":{"true" if recognized else "false"},"key_id":"{key_base + start + i}",'
+                f'"recognized":{"true" if recognized[i] else "false"},"key_id":"{key_base + start + i}",'
                 f'"drawing":{drawing}}}'
             )
 

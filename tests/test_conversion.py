@@ -162,6 +162,10 @@ def test_per_class_caps_keep_the_smallest_hashes(real_dir, tmp_path):
         assert set(got["key_id"]) == expected
     assert manifest["counts"]["reconciled"]
     assert manifest["counts"]["over_cap"] == uncapped["counts"]["written"] - manifest["counts"]["written"]
+    # Each worker samples its share first; the result must not depend on how work was split.
+    parallel = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    convert(real_dir, tmp_path / "capped-2", parallel, train_per_class=5, eval_per_class=1)
+    assert file_digests(tmp_path / "capped") == file_digests(tmp_path / "capped-2")
 
 
 def test_adding_drawings_never_moves_existing_ones(real_dir, tmp_path):

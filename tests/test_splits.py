@@ -66,7 +66,7 @@ def test_bottom_k_is_the_same_whatever_the_merge_order():
         parts = [everything.take(p) for p in np.array_split(order, 7)]
         accumulators = []
         for part in parts:
-            accumulators.append(combine.add_input(combine.create_accumulator(), part))
+            accumulators.append(combine.add_input(combine.create_accumulator(), (part, len(part))))
         kept, seen = combine.extract_output(combine.merge_accumulators(accumulators[::-1]))
         assert seen == len(keys)
         assert list(kept.key_id) == list(expected.key_id) and list(kept.line) == list(expected.line)
