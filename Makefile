@@ -21,7 +21,7 @@ BENCH_DIR := build/bench
 .PHONY: help setup demo test lint bench-convert clean
 
 help:
-	@echo "make demo           set up, generate the demo corpus, convert it to TFRecord shards (~1 min)"
+	@echo "make demo           set up, generate the demo corpus, convert it to TFRecord shards (~10 s)"
 	@echo "make test           set up, then lint and run every test"
 	@echo "make bench-convert  conversion throughput vs the seed on a >=2M-drawing corpus (see BENCHMARKS.md)"
 	@echo "make setup          only create .venv with the pinned dependencies"
