@@ -2,16 +2,19 @@
 
 Stages (each element is a batch of drawings, never a single drawing):
 
-1. ``ParseFiles``: read each file in blocks of lines, parse/validate them
-   (`components.parsing`), hash each key_id (`components.splits`), and key each
-   batch by where its drawings go. Rejections, counts and class names go to
-   side outputs.
-2. Optional per-class caps: a ``CombineFn`` keeps the ``k`` drawings with the
-   smallest hash per (split, class), a uniform deterministic sample in memory
-   O(k × classes); the seed instead took each file's first lines.
-3. Group by (split, shard); in each shard, sort by hash, drop repeated key_ids
-   (the first in (hash, key_id, file, line) order is kept), encode, and write the
-   file under a temporary name, renamed when complete.
+1. ``Parse``: split files into line-aligned chunks, read each in blocks of
+   lines, parse/validate them (`components.parsing`), hash each key_id
+   (`components.splits`) and encode the Examples (`components.encoding`).
+   Drawings are spilled to "run" files per (split, shard) under the output
+   directory; rejections, counts and class names go to side outputs.
+2. Optional per-class caps: each worker keeps the ``k`` drawings with the
+   smallest hash per (split, class), and a ``CombineFn`` merges those samples: a
+   uniform deterministic sample in memory O(k × classes) (the seed instead took
+   each file's first lines). The kept drawings go to run files too.
+3. Group run files by (split, shard); in each shard, sort by hash, drop repeated
+   key_ids (the first in (hash, key_id, file, line) order is kept), and write the
+   file under a temporary name, renamed when complete. Only file names cross
+   the shuffle, so a local runner never holds the corpus in memory.
 4. Write the classes file, ``rejected.jsonl`` and, last, ``manifest.json``,
    which reconciles every input line: read = written + rejected + filtered + over cap.
 
@@ -98,7 +101,7 @@ def shard_name(split: str, shard: int, shards: int) -> str:
 
 def write_atomically(path: str, write: Callable[[Any], Any]) -> Any:
     """Write ``path`` through a temporary name, so a partial file is never visible."""
-    directory, name = posixpath.split(path) if "://" in path else _local_split(path)
+    directory, name = posixpath.split(path) if "://" in path else os.path.split(path)
     temporary = FileSystems.join(directory, f".tmp-{name}-{uuid.uuid4().hex}")
     try:
         with FileSystems.create(temporary) as fileobj:
@@ -111,17 +114,13 @@ def write_atomically(path: str, write: Callable[[Any], Any]) -> Any:
     return result
 
 
-def _local_split(path: str) -> tuple[str, str]:
-    return os.path.split(path)
-
-
 class RunFile(NamedTuple):
-    """A spilled batch of encoded drawings of one (split, shard), written by a parse worker.
+    """A spilled batch of encoded drawings of one (split, shard).
 
-    Uncapped conversions move drawings from the parse workers to the shard
-    writers through these files: the shuffle then carries only their names, so
-    a local DirectRunner never holds the corpus in memory, and no runner process
-    copies it between workers.
+    Drawings move from the parse workers (or, with caps, from the sampling step)
+    to the shard writers through these files: the shuffle then carries only their
+    names, so a local runner never holds the corpus in memory, and no runner
+    process copies it between workers. Deleted when the manifest is written.
     """
 
     path: str
@@ -197,15 +196,6 @@ def key_by_shard(
     codes = _split_index(batch, config) * config.shards + splits.shard_of(batch.hash, config.shards)
     for code, sub in _group(batch, codes):
         yield (splits.SPLITS[code // config.shards], int(code % config.shards)), sub
-
-
-def key_by_class(
-    batch: EncodedDrawings, config: ConversionConfig
-) -> Iterator[tuple[tuple[str, str], EncodedDrawings]]:
-    split_index = _split_index(batch, config)
-    for split_code, by_split in _group(batch, split_index):
-        for word, sub in _group(by_split, by_split.word.astype(str)):
-            yield (splits.SPLITS[split_code], str(word)), sub
 
 
 class FileChunk(NamedTuple):
@@ -320,10 +310,10 @@ class ParseFilesFn(beam.DoFn):
 
     def process(self, chunk: FileChunk) -> Iterator[Any]:
         path = chunk.path
-        lines_in_file = 0
+        lines_in_chunk = 0
         for first_line, lines in _read_line_blocks(chunk, configs.LINES_PER_BATCH):
             parsed = parsing.parse_lines(lines, first_line, path, self._options)
-            lines_in_file += parsed.lines
+            lines_in_chunk += parsed.lines
             self._lines.inc(parsed.lines)
             self._drawings.inc(len(parsed.drawings))
             self._report(parsed.lines, path)
@@ -349,15 +339,15 @@ class ParseFilesFn(beam.DoFn):
                 if not len(part):
                     continue
                 if split_name in self._capped:
-                    for (_, word), sub in key_by_class(part, self._config):
-                        self._sample(split_name, word, sub)
+                    for word, sub in _group(part, part.word.astype(str)):
+                        self._sample(split_name, str(word), sub)
                 else:
                     for key, sub in key_by_shard(part, self._config):
                         self._buffers[key].append(sub)
                         self._buffered += len(sub)
             if self._buffered >= configs.SPILL_RECORDS:
                 yield from self._spill()
-        yield beam.pvalue.TaggedOutput(_STATS, {"files": {path: lines_in_file}})
+        yield beam.pvalue.TaggedOutput(_STATS, {"files": {path: lines_in_chunk}})  # summed per file
 
 
 def _read_line_blocks(chunk: FileChunk, lines_per_block: int) -> Iterator[tuple[int, list[bytes]]]:

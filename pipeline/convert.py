@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -84,12 +85,32 @@ def read_manifest(output_dir: str) -> dict | None:
         return json.loads(f.read().decode("utf-8"))
 
 
+def _delete_leftovers(output_dir: str) -> None:
+    """Temporary files and run directories that an interrupted conversion left behind.
+
+    Locally a run directory is a directory; on object stores (gs://) it is a
+    prefix, whose objects are matched and deleted.
+    """
+    if "://" not in output_dir:
+        if os.path.isdir(output_dir):
+            for name in os.listdir(output_dir):
+                path = os.path.join(output_dir, name)
+                if name.startswith(".tmp-"):
+                    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        return
+    patterns = [FileSystems.join(output_dir, ".tmp-*"), FileSystems.join(output_dir, ".tmp-*", "*")]
+    stale = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
+    if stale:
+        FileSystems.delete(stale)
+
+
 def check_output(output_dir: str, config: conversion.ConversionConfig, overwrite: bool) -> None:
     """Refuse to mix two different conversions in one directory.
 
     Re-running the same configuration is allowed (it rewrites the same bytes);
     a different one needs ``--overwrite``, which deletes the old outputs first.
     """
+    _delete_leftovers(output_dir)
     manifest = read_manifest(output_dir)
     if manifest is None:
         return
@@ -121,7 +142,13 @@ def run_conversion(
     """Convert; return the manifest. Raises ConversionError on user errors."""
     files = resolve_inputs(input_spec)
     check_output(output_dir, config, overwrite)
-    FileSystems.mkdirs(output_dir) if not FileSystems.exists(output_dir) else None
+    if not FileSystems.exists(output_dir):
+        FileSystems.mkdirs(output_dir)
+    # The manifest, written last, marks a finished conversion: remove the old one so the one
+    # read below can only come from this run.
+    manifest_path = FileSystems.join(output_dir, conversion.MANIFEST_FILE)
+    if FileSystems.exists(manifest_path):
+        FileSystems.delete([manifest_path])
     print(f"convert: {len(files)} input files → {output_dir}", file=sys.stderr, flush=True)
     with beam.Pipeline(runner=_runner(beam_args), options=beam_options(beam_args)) as p:
         _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(files, output_dir, config)

@@ -154,12 +154,18 @@ def download_file(
             if size == os.path.getsize(final) and (crc is None or crc == _file_crc32c(final)):
                 result.size, result.skipped = size, True
                 return result
-            os.replace(final, part)  # differs from the server's: fetch it again
-            os.remove(part)
+            os.remove(final)  # differs from the server's copy: fetch it again
         last_error = "no attempt made"
         for attempt in range(retries + 1):
             try:
                 total, crc = _fetch_once(url, part, on_bytes)
+            except urllib.error.HTTPError as error:
+                if 400 <= error.code < 500 and error.code not in (408, 429):
+                    result.error = f"HTTP {error.code} for {url}"  # permanent: no retry
+                    return result
+                last_error = str(error)
+                time.sleep(min(0.2 * 2**attempt, 5.0))
+                continue
             except (TransferError, urllib.error.URLError, OSError) as error:
                 last_error = str(error)
                 time.sleep(min(0.2 * 2**attempt, 5.0))

@@ -307,3 +307,27 @@ def test_cli_exit_codes_and_summary(real_dir, tmp_path):
         quickdraw + ["convert", "--input", "x", "--output", "y", "oops"], capture_output=True, text=True
     )
     assert stray.returncode == 2 and "unexpected arguments: oops" in stray.stderr
+
+
+def test_a_corpus_of_only_bad_lines_still_reconciles(tmp_path):
+    corpus = tmp_path / "bad"
+    corpus.mkdir()
+    (corpus / "x.ndjson").write_bytes(b"\n".join(text for text, _ in BAD_LINES.values()) + b"\n")
+    manifest = convert(corpus, tmp_path / "out")
+    assert manifest["counts"]["written"] == 0 and manifest["counts"]["rejected"] == len(BAD_LINES)
+    assert manifest["counts"]["reconciled"] and manifest["classes"]["count"] == 0
+    assert (tmp_path / "out" / conversion.CLASSES_FILE).read_text() == ""
+    assert all((tmp_path / "out" / s["file"]).stat().st_size == 0 for s in manifest["shards"])
+
+
+def test_leftovers_of_an_interrupted_run_are_cleared(real_dir, tmp_path):
+    out = tmp_path / "out"
+    runs = out / (conversion.RUNS_DIR_PREFIX + "deadbeef")
+    runs.mkdir(parents=True)
+    (runs / "train-00000-x.pkl").write_bytes(b"partial")
+    (out / ".tmp-training.tfrecord-00000-of-00010-abc").write_bytes(b"partial")
+    small = tmp_path / "small"
+    small.mkdir()
+    shutil.copy(os.path.join(real_dir, "cat.ndjson"), small)
+    convert(small, out)
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]

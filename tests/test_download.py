@@ -185,5 +185,6 @@ def test_cli_reports_failures_with_exit_code_1(bucket, tmp_path):
     command += ["--output", str(tmp_path / "out"), "--base-url", bucket.url, "--retries", "1"]
     run = subprocess.run(command, capture_output=True, text=True)
     assert run.returncode == 1
-    assert "error: cat:" in run.stderr and "downloaded 1/2 files" in run.stdout
+    assert "error: cat: HTTP 404" in run.stderr and "downloaded 1/2 files" in run.stdout
+    assert len([r for r in bucket.requests if r[1] == "/simplified/cat.ndjson"]) == 1, "a 404 is not retried"
     assert (tmp_path / "out" / "zigzag.ndjson").exists()
