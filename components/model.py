@@ -1,0 +1,149 @@
+"""The classifier: the seed tutorial's Conv1D + bidirectional LSTM model, in Keras.
+
+Architecture (as ``train_model.py``): Conv1D layers (filters 48, 64, 96; kernel
+sizes 5, 5, 3; ``same`` padding; optional batch norm; dropout on the inputs of
+all but the first; outputs beyond each drawing's length zeroed, so scores do not
+depend on the batch's padding), then bidirectional LSTM layers (3 × 128 units), outputs
+beyond each drawing's length zeroed and summed over time, then dense logits.
+Adam with gradient clipping (learning rate 1e-4, clip norm 9.0).
+
+Inputs: ``ink`` float32 [batch, time, 3], right-padded with zeros (the last
+convolution windows read the padding, as in the seed, so it must be zeros), and
+``length`` int [batch]. The LSTMs must stay eligible for the cuDNN kernel on
+GPUs (the tutorial's "much faster" path): tanh/sigmoid activations,
+``recurrent_dropout=0``, ``unroll=False``, ``use_bias=True`` and a right-padded
+mask. ``cudnn_violations`` checks those conditions on a built model; a test
+asserts there are none, so an edit cannot silently fall back to the slow kernel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+keras = tf.keras
+
+INK = "ink"
+LENGTH = "length"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    conv_filters: tuple[int, ...] = (48, 64, 96)
+    conv_kernels: tuple[int, ...] = (5, 5, 3)
+    batch_norm: bool = False
+    dropout: float = 0.3
+    lstm_units: int = 128
+    lstm_layers: int = 3
+    learning_rate: float = 1e-4
+    clip_norm: float = 9.0
+
+    def __post_init__(self) -> None:
+        if len(self.conv_filters) != len(self.conv_kernels):
+            raise ValueError("conv_filters and conv_kernels must have the same length")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class LengthMask(keras.layers.Layer):
+    """[batch, time] booleans, True on each drawing's first ``length`` steps (right-padded)."""
+
+    def call(self, ink, length):
+        return tf.sequence_mask(length, maxlen=tf.shape(ink)[1])
+
+
+class ZeroPadded(keras.layers.Layer):
+    """Zeros the steps beyond each drawing's length.
+
+    Stacked ``same`` convolutions read the previous layer's output on padded
+    steps, which is not zero (bias, neighbours): without this, a drawing's
+    scores would depend on the longest drawing in its batch (they do in the seed).
+    """
+
+    def call(self, sequence, mask):
+        return tf.where(mask[:, :, None], sequence, tf.zeros_like(sequence))
+
+
+class MaskedSum(keras.layers.Layer):
+    """Sum over time of the steps inside each drawing (the seed's zero_outside + reduce_sum)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True  # consumes the time mask; the output has no time axis
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def call(self, sequence, mask):
+        return tf.reduce_sum(tf.where(mask[:, :, None], sequence, tf.zeros_like(sequence)), axis=1)
+
+
+def build_model(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.Model:
+    """The compiled model: {ink, length} → logits over ``num_classes``."""
+    ink = keras.Input(shape=(None, 3), dtype=tf.float32, name=INK)
+    length = keras.Input(shape=(), dtype=tf.int64, name=LENGTH)
+    mask = LengthMask(name="mask")(ink, length)
+    x = ink
+    for i, (filters, kernel) in enumerate(zip(config.conv_filters, config.conv_kernels)):
+        if config.batch_norm:
+            x = keras.layers.BatchNormalization(name=f"conv{i}_norm")(x)
+        if i > 0 and config.dropout:
+            x = keras.layers.Dropout(config.dropout, name=f"conv{i}_dropout")(x)
+        x = keras.layers.Conv1D(filters, kernel, padding="same", name=f"conv{i}")(x)
+        x = ZeroPadded(name=f"conv{i}_zero_padded")(x, mask)
+    for i in range(config.lstm_layers):
+        lstm = keras.layers.LSTM(
+            config.lstm_units,
+            return_sequences=True,
+            dropout=config.dropout,  # on the inputs: applied outside the recurrent kernel
+            recurrent_dropout=0.0,
+            activation="tanh",
+            recurrent_activation="sigmoid",
+            use_bias=True,
+            unroll=False,
+            name=f"lstm{i}",
+        )
+        x = keras.layers.Bidirectional(lstm, name=f"bilstm{i}")(x, mask=mask)
+    logits = keras.layers.Dense(num_classes, name="logits")(MaskedSum(name="masked_sum")(x, mask))
+    model = keras.Model(inputs={INK: ink, LENGTH: length}, outputs=logits, name="quickdraw_rnn")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3_accuracy"),
+        ],
+    )
+    return model
+
+
+def _lstm_layers(model: keras.Model) -> list:
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Bidirectional):
+            found += [layer.forward_layer, layer.backward_layer]
+        elif isinstance(layer, keras.layers.LSTM):
+            found.append(layer)
+    return found
+
+
+def cudnn_violations(model: keras.Model) -> list[str]:
+    """Why any LSTM of ``model`` could not run on the cuDNN kernel (empty: all eligible)."""
+    problems = []
+    lstms = _lstm_layers(model)
+    if not lstms:
+        problems.append("no LSTM layers found")
+    for layer in lstms:
+        cell = getattr(layer, "cell", layer)
+        checks = {
+            "activation is tanh": getattr(cell.activation, "__name__", "") == "tanh",
+            "recurrent_activation is sigmoid": getattr(cell.recurrent_activation, "__name__", "")
+            == "sigmoid",
+            "recurrent_dropout is 0": cell.recurrent_dropout == 0,
+            "unroll is False": not layer.unroll,
+            "use_bias is True": cell.use_bias,
+            "use_cudnn allows it": getattr(layer, "use_cudnn", "auto") in ("auto", True),
+        }
+        problems += [f"{layer.name}: not ({name})" for name, ok in checks.items() if not ok]
+    return problems

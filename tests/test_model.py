@@ -1,0 +1,82 @@
+"""The tutorial's model: cuDNN-eligible LSTMs, masking, and it learns on CPU."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import model as M
+from components import parsing
+from tests.conftest import ndjson_lines
+
+SMALL = M.ModelConfig(
+    conv_filters=(8, 8), conv_kernels=(5, 3), lstm_units=8, lstm_layers=2, learning_rate=3e-3
+)
+
+
+def test_the_tutorial_model_keeps_every_lstm_cudnn_eligible():
+    model = M.build_model(345)
+    assert M.cudnn_violations(model) == []
+    assert len(M._lstm_layers(model)) == 6  # 3 bidirectional layers
+    assert [layer.filters for layer in model.layers if isinstance(layer, tf.keras.layers.Conv1D)] == [
+        48,
+        64,
+        96,
+    ]
+    assert M._lstm_layers(model)[0].units == 128
+
+
+@pytest.mark.parametrize(
+    "change, violation",
+    [
+        ({"recurrent_dropout": 0.1}, "recurrent_dropout is 0"),
+        ({"unroll": True}, "unroll is False"),
+        ({"use_bias": False}, "use_bias is True"),
+        ({"activation": "relu"}, "activation is tanh"),
+        ({"recurrent_activation": "hard_sigmoid"}, "recurrent_activation is sigmoid"),
+    ],
+)
+def test_a_non_eligible_setting_is_caught(change, violation):
+    ink = tf.keras.Input(shape=(None, 3))
+    settings = dict(units=4, return_sequences=True) | change
+    out = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(**settings))(ink)
+    model = tf.keras.Model(ink, out)
+    assert any(violation in problem for problem in M.cudnn_violations(model))
+
+
+def test_a_drawings_scores_do_not_depend_on_its_batchs_padding():
+    tf.keras.utils.set_random_seed(0)
+    model = M.build_model(5, dataclasses.replace(SMALL, dropout=0.0))
+    ink = np.random.default_rng(0).normal(size=(2, 7, 3)).astype(np.float32)
+    ink[1, 4:] = 0.0  # the second drawing is 4 steps long, zero-padded
+    lengths = np.array([7, 4])
+    longer = np.concatenate([ink, np.zeros((2, 9, 3), np.float32)], axis=1)  # a batch with a longer drawing
+    a = model({M.INK: ink, M.LENGTH: lengths}, training=False).numpy()
+    b = model({M.INK: longer, M.LENGTH: lengths}, training=False).numpy()
+    alone = model({M.INK: ink[1:, :4], M.LENGTH: lengths[1:]}, training=False).numpy()
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(a[1:], alone, atol=1e-5)
+
+
+def test_it_learns_real_drawings_on_cpu(real_dir):
+    classes = ["circle", "zigzag", "star", "line"]
+    lines = {c: ndjson_lines(real_dir)[f"{c}.ndjson"] for c in classes}
+    inks, labels = [], []
+    for label, cls in enumerate(classes):
+        parsed = parsing.parse_lines(lines[cls], 1, cls, parsing.ParseOptions(max_points=20_000)).drawings
+        inks += [parsed.ink.drawing(i) for i in range(len(parsed))]
+        labels += [label] * len(parsed)
+    length = np.array([len(i) for i in inks])
+    padded = np.zeros((len(inks), length.max(), 3), np.float32)
+    for i, ink in enumerate(inks):
+        padded[i, : len(ink)] = ink
+    tf.keras.utils.set_random_seed(1)
+    model = M.build_model(len(classes), SMALL)
+    features = {M.INK: padded, M.LENGTH: length}
+    before = model.evaluate(features, np.array(labels), verbose=0)[0]
+    model.fit(features, np.array(labels), epochs=15, batch_size=16, verbose=0)
+    loss, accuracy, _ = model.evaluate(features, np.array(labels), verbose=0)
+    assert loss < 0.8 * before and accuracy > 0.5
