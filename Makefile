@@ -18,12 +18,13 @@ PYTHON ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.1
 DEMO_DIR := build/demo
 BENCH_DIR := build/bench
 
-.PHONY: help setup demo test lint bench-convert clean
+.PHONY: help setup demo test lint bench-convert bench-train-gpu clean
 
 help:
 	@echo "make demo           set up, generate the demo corpus, convert it to TFRecord shards (~10 s)"
 	@echo "make test           set up, then lint and run every test"
 	@echo "make bench-convert  conversion throughput vs the seed on a >=2M-drawing corpus (see BENCHMARKS.md)"
+	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
 	@echo "make setup          only create .venv with the pinned dependencies"
 	@echo "make clean          remove build outputs (keeps .venv)"
 
@@ -56,6 +57,9 @@ test: lint
 
 bench-convert: $(STAMP)
 	$(BIN)/python benchmarks/bench_convert.py --workdir $(BENCH_DIR)
+
+bench-train-gpu: $(STAMP)
+	$(BIN)/python benchmarks/bench_train_gpu.py --json $(BENCH_DIR)/train-gpu.json
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -79,8 +79,14 @@ class MaskedSum(keras.layers.Layer):
         return tf.reduce_sum(tf.where(mask[:, :, None], sequence, tf.zeros_like(sequence)), axis=1)
 
 
-def build_model(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.Model:
-    """The compiled model: {ink, length} → logits over ``num_classes``."""
+def build_model(
+    num_classes: int, config: ModelConfig = ModelConfig(), use_cudnn: bool | str = "auto"
+) -> keras.Model:
+    """The compiled model: {ink, length} → logits over ``num_classes``.
+
+    ``use_cudnn`` is Keras's LSTM switch: "auto" (cuDNN on a GPU when eligible, the
+    default), True (fail unless cuDNN runs) or False (the generic kernel, for benchmarks).
+    """
     ink = keras.Input(shape=(None, 3), dtype=tf.float32, name=INK)
     length = keras.Input(shape=(), dtype=tf.int64, name=LENGTH)
     mask = LengthMask(name="mask")(ink, length)
@@ -102,10 +108,14 @@ def build_model(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.
             recurrent_activation="sigmoid",
             use_bias=True,
             unroll=False,
+            use_cudnn=use_cudnn,
             name=f"lstm{i}",
         )
         x = keras.layers.Bidirectional(lstm, name=f"bilstm{i}")(x, mask=mask)
-    logits = keras.layers.Dense(num_classes, name="logits")(MaskedSum(name="masked_sum")(x, mask))
+    # float32 logits even under a mixed_float16 policy (numerically safe softmax and loss)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(
+        MaskedSum(name="masked_sum")(x, mask)
+    )
     model = keras.Model(inputs={INK: ink, LENGTH: length}, outputs=logits, name="quickdraw_rnn")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clip_norm),

@@ -1,0 +1,28 @@
+"""The benchmark harnesses run (tiny, on CPU): what is claimed ready to run is."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_training_throughput_harness_smoke_run(real_dir):
+    run = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "benchmarks", "bench_train_gpu.py"),
+            "--smoke",
+            "--data",
+            real_dir,
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"),
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| generic | 8 | off |" in run.stdout and "| generic | 8 | on |" in run.stdout
+    assert "| parse + pad per batch | 8 |" in run.stdout
