@@ -95,8 +95,8 @@ class ConversionConfig:
         return dataclasses.asdict(self)
 
 
-def shard_name(split: str, shard: int, shards: int) -> str:
-    return f"{SPLIT_PREFIX[split]}-{shard:05d}-of-{shards:05d}"
+def shard_name(split: str, shard: int, shards: int, prefixes: dict[str, str] = SPLIT_PREFIX) -> str:
+    return f"{prefixes[split]}-{shard:05d}-of-{shards:05d}"
 
 
 def write_atomically(path: str, write: Callable[[Any], Any]) -> Any:
@@ -433,9 +433,10 @@ def _after_cap(
 class WriteShardFn(beam.DoFn):
     """(split, shard), batches → one TFRecord file; yields its manifest entry."""
 
-    def __init__(self, output_dir: str, config: ConversionConfig) -> None:
+    def __init__(self, output_dir: str, config: ConversionConfig, prefixes: dict[str, str]) -> None:
         self._output_dir = output_dir
         self._config = config
+        self._prefixes = prefixes
 
     def process(self, element, classes: list[str]) -> Iterator[Any]:
         (split, shard), values = element
@@ -460,7 +461,7 @@ class WriteShardFn(beam.DoFn):
             batch = batch.take(np.flatnonzero(~duplicate))
         class_index = {word: i for i, word in enumerate(classes)}
         records = finish_examples([class_index[w] for w in batch.word], batch.tail)
-        name = shard_name(split, shard, self._config.shards)
+        name = shard_name(split, shard, self._config.shards, self._prefixes)
         digest = write_atomically(
             FileSystems.join(self._output_dir, name), lambda f: write_records(f, records)
         )
@@ -560,15 +561,26 @@ def _finish(_, output_dir, runs_dir, config, shards, stats, rejected_by_reason, 
 
 
 class ConvertQuickDraw(beam.PTransform):
-    """PBegin → PCollection with one element, the manifest (a dict), once all is written."""
+    """PBegin → PCollection with one element, the manifest (a dict), once all is written.
 
-    def __init__(self, files: list[str], output_dir: str, config: ConversionConfig) -> None:
+    ``prefixes`` names each split's shards relative to ``output_dir``: the
+    tutorial's names by default; the TFX ExampleGen uses ``Split-<name>/…``.
+    """
+
+    def __init__(
+        self,
+        files: list[str],
+        output_dir: str,
+        config: ConversionConfig,
+        prefixes: dict[str, str] = SPLIT_PREFIX,
+    ) -> None:
         super().__init__()
         if not files:
             raise ValueError("no input files")
         self._files = sorted(files)
         self._output_dir = output_dir
         self._config = config
+        self._prefixes = dict(prefixes)
         self._runs_dir = FileSystems.join(output_dir, f"{RUNS_DIR_PREFIX}{uuid.uuid4().hex}")
 
     def expand(self, pbegin):
@@ -611,7 +623,7 @@ class ConvertQuickDraw(beam.PTransform):
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShards"
             >> beam.ParDo(
-                WriteShardFn(self._output_dir, config), beam.pvalue.AsSingleton(classes)
+                WriteShardFn(self._output_dir, config, self._prefixes), beam.pvalue.AsSingleton(classes)
             ).with_outputs(_REJECTED, main="shards")
         )
         rejected_by_reason = (

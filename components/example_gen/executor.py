@@ -1,0 +1,67 @@
+"""Executor of QuickDrawExampleGen: runs the conversion's Beam transforms inside TFX.
+
+The corpus is read and encoded once, straight into the ``Examples`` artifact:
+``Split-train/`` and ``Split-eval/`` hold the deterministic, hash-split shards
+(no second copy through ImportExampleGen, and no ``Reshuffle`` that would make
+shard contents depend on the runner). The artifact's root keeps the manifest,
+the classes file and ``rejected.jsonl``; its custom properties carry the counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+
+from components import conversion, splits
+
+EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
+# Split directories as TFX components expect them; shard names like ExampleGen's own.
+SPLIT_PREFIXES = {split: f"Split-{split}/data_tfrecord" for split in splits.SPLITS}
+
+
+def config_from_properties(exec_properties: dict[str, Any]) -> conversion.ConversionConfig:
+    """The conversion config from the component's execution parameters (absent: defaults)."""
+    given = {k: v for k, v in exec_properties.items() if v is not None}
+    defaults = conversion.ConversionConfig()
+    return conversion.ConversionConfig(
+        eval_fraction=float(given.get("eval_fraction", defaults.eval_fraction)),
+        shards=int(given.get("shards", defaults.shards)),
+        salt=str(given.get("salt", defaults.salt)),
+        train_per_class=given.get("train_per_class"),
+        eval_per_class=given.get("eval_per_class"),
+        recognized_only=bool(given.get("recognized_only", defaults.recognized_only)),
+        max_points=int(given.get("max_points", defaults.max_points)),
+    )
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict: dict, output_dict: dict, exec_properties: dict[str, Any]) -> None:
+        from pipeline.convert import resolve_inputs
+
+        examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
+        config = config_from_properties(exec_properties)
+        files = resolve_inputs(exec_properties["input_pattern"])
+        with self._make_beam_pipeline() as p:
+            _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(
+                files, examples.uri, config, prefixes=SPLIT_PREFIXES
+            )
+        with FileSystems.open(os.path.join(examples.uri, conversion.MANIFEST_FILE)) as f:
+            manifest = json.loads(f.read().decode("utf-8"))
+        counts = manifest["counts"]
+        if not counts["reconciled"]:
+            raise RuntimeError(f"line accounting does not add up: {counts}")
+        examples.split_names = artifact_utils.encode_split_names(list(splits.SPLITS))
+        examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
+        for name in ("lines_read", "written", "rejected", "filtered", "over_cap"):
+            examples.set_int_custom_property(name, counts[name])
+        examples.set_int_custom_property("classes", manifest["classes"]["count"])
+        examples.set_string_custom_property(
+            "rejected_by_reason", json.dumps(manifest["rejected"]["by_reason"])
+        )
