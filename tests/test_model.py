@@ -6,7 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from components import model as M
 from components import parsing
@@ -21,7 +20,7 @@ def test_the_tutorial_model_keeps_every_lstm_cudnn_eligible():
     model = M.build_model(345)
     assert M.cudnn_violations(model) == []
     assert len(M._lstm_layers(model)) == 6  # 3 bidirectional layers
-    assert [layer.filters for layer in model.layers if isinstance(layer, tf.keras.layers.Conv1D)] == [
+    assert [layer.filters for layer in model.layers if isinstance(layer, M.keras.layers.Conv1D)] == [
         48,
         64,
         96,
@@ -40,15 +39,15 @@ def test_the_tutorial_model_keeps_every_lstm_cudnn_eligible():
     ],
 )
 def test_a_non_eligible_setting_is_caught(change, violation):
-    ink = tf.keras.Input(shape=(None, 3))
+    ink = M.keras.Input(shape=(5, 3))  # unroll needs a fixed number of steps
     settings = dict(units=4, return_sequences=True) | change
-    out = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(**settings))(ink)
-    model = tf.keras.Model(ink, out)
+    out = M.keras.layers.Bidirectional(M.keras.layers.LSTM(**settings))(ink)
+    model = M.keras.Model(ink, out)
     assert any(violation in problem for problem in M.cudnn_violations(model))
 
 
 def test_a_drawings_scores_do_not_depend_on_its_batchs_padding():
-    tf.keras.utils.set_random_seed(0)
+    M.keras.utils.set_random_seed(0)
     model = M.build_model(5, dataclasses.replace(SMALL, dropout=0.0))
     ink = np.random.default_rng(0).normal(size=(2, 7, 3)).astype(np.float32)
     ink[1, 4:] = 0.0  # the second drawing is 4 steps long, zero-padded
@@ -73,10 +72,10 @@ def test_it_learns_real_drawings_on_cpu(real_dir):
     padded = np.zeros((len(inks), length.max(), 3), np.float32)
     for i, ink in enumerate(inks):
         padded[i, : len(ink)] = ink
-    tf.keras.utils.set_random_seed(1)
+    M.keras.utils.set_random_seed(1)
     model = M.build_model(len(classes), SMALL)
     features = {M.INK: padded, M.LENGTH: length}
-    before = model.evaluate(features, np.array(labels), verbose=0)[0]
-    model.fit(features, np.array(labels), epochs=15, batch_size=16, verbose=0)
-    loss, accuracy, _ = model.evaluate(features, np.array(labels), verbose=0)
-    assert loss < 0.8 * before and accuracy > 0.5
+    # The history alone (tracing an extra evaluate graph costs more than the training here).
+    history = model.fit(features, np.array(labels), epochs=10, batch_size=25, verbose=0).history
+    assert history["loss"][-1] < 0.8 * history["loss"][0]
+    assert history["accuracy"][-1] > 0.5
