@@ -65,7 +65,11 @@ class ZeroPadded(keras.layers.Layer):
     """
 
     def call(self, sequence, mask):
-        return tf.where(mask[:, :, None], sequence, tf.zeros_like(sequence))
+        return _zero_beyond(sequence, mask)
+
+
+def _zero_beyond(sequence, mask):
+    return tf.where(mask[:, :, None], sequence, tf.zeros_like(sequence))
 
 
 class MaskedSum(keras.layers.Layer):
@@ -79,7 +83,7 @@ class MaskedSum(keras.layers.Layer):
         return None
 
     def call(self, sequence, mask):
-        return tf.reduce_sum(tf.where(mask[:, :, None], sequence, tf.zeros_like(sequence)), axis=1)
+        return tf.reduce_sum(_zero_beyond(sequence, mask), axis=1)
 
 
 @keras.saving.register_keras_serializable(package="quickdraw")

@@ -10,16 +10,15 @@ the classes file and ``rejected.jsonl``; its custom properties carry the counts.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-from apache_beam.io.filesystems import FileSystems
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
 from components import conversion, splits
+from pipeline.convert import read_manifest, resolve_inputs
 
 EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
 # Split directories as TFX components expect them; shard names like ExampleGen's own.
@@ -43,8 +42,6 @@ def config_from_properties(exec_properties: dict[str, Any]) -> conversion.Conver
 
 class Executor(base_beam_executor.BaseBeamExecutor):
     def Do(self, input_dict: dict, output_dict: dict, exec_properties: dict[str, Any]) -> None:
-        from pipeline.convert import resolve_inputs
-
         examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
         config = config_from_properties(exec_properties)
         files = resolve_inputs(exec_properties["input_pattern"])
@@ -52,8 +49,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(
                 files, examples.uri, config, prefixes=SPLIT_PREFIXES
             )
-        with FileSystems.open(os.path.join(examples.uri, conversion.MANIFEST_FILE)) as f:
-            manifest = json.loads(f.read().decode("utf-8"))
+        manifest = read_manifest(examples.uri)
+        if manifest is None:
+            raise RuntimeError(f"the conversion finished but wrote no {conversion.MANIFEST_FILE}")
         counts = manifest["counts"]
         if not counts["reconciled"]:
             raise RuntimeError(f"line accounting does not add up: {counts}")
