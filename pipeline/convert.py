@@ -6,7 +6,6 @@ driver around them that a user meets through ``quickdraw convert``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -18,32 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from components import conversion
-
-INPUT_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".json")
-
-
-class ConversionError(RuntimeError):
-    """A problem the user can fix (bad input path, occupied output): a message, no traceback."""
-
-
-def resolve_inputs(spec: str) -> list[str]:
-    """A directory, a glob or a file (local or any Beam filesystem) → sorted file paths."""
-    if any(ch in spec for ch in "*?["):
-        pattern = spec
-    elif spec.endswith(INPUT_SUFFIXES):
-        pattern = spec
-    else:
-        pattern = FileSystems.join(spec, "*.ndjson")
-    try:
-        results = FileSystems.match([pattern])[0].metadata_list
-    except Exception as error:  # Beam raises BeamIOError for missing paths on some filesystems
-        raise ConversionError(f"input {spec!r}: {error}") from error
-    files = sorted(m.path for m in results if not os.path.basename(m.path).startswith("."))
-    if not files:
-        if "://" not in spec and not os.path.exists(spec) and pattern != spec:
-            raise ConversionError(f"input {spec!r} does not exist")
-        raise ConversionError(f"no input files match {pattern!r}")
-    return files
+from components.conversion import ConversionError, read_manifest, resolve_inputs
 
 
 def beam_options(beam_args: Sequence[str]) -> PipelineOptions:
@@ -75,14 +49,6 @@ def _runner(beam_args: Sequence[str]):
 
         return FnApiRunner()
     return None
-
-
-def read_manifest(output_dir: str) -> dict | None:
-    path = FileSystems.join(output_dir, conversion.MANIFEST_FILE)
-    if not FileSystems.exists(path):
-        return None
-    with FileSystems.open(path) as f:
-        return json.loads(f.read().decode("utf-8"))
 
 
 def _delete_leftovers(output_dir: str) -> None:

@@ -18,7 +18,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
 from components import conversion, splits
-from pipeline.convert import read_manifest, resolve_inputs
+from components.conversion import read_manifest, resolve_inputs
 
 EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
 # Split directories as TFX components expect them; shard names like ExampleGen's own.
