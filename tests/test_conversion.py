@@ -331,3 +331,22 @@ def test_leftovers_of_an_interrupted_run_are_cleared(real_dir, tmp_path):
     shutil.copy(os.path.join(real_dir, "cat.ndjson"), small)
     convert(small, out)
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_gzipped_input_gives_the_same_shards(real_dir, tmp_path):
+    import gzip
+
+    plain, zipped = tmp_path / "plain", tmp_path / "zipped"
+    plain.mkdir()
+    zipped.mkdir()
+    for name in ("cat.ndjson", "dog.ndjson"):
+        data = open(os.path.join(real_dir, name), "rb").read()
+        (plain / name).write_bytes(data)
+        (zipped / f"{name}.gz").write_bytes(gzip.compress(data))
+    a = convert(plain, tmp_path / "out-plain")
+    b = convert(str(zipped / "*.ndjson.gz"), tmp_path / "out-zipped")
+    assert a["counts"] == b["counts"] and a["counts"]["written"] == 50
+    shards = [s["file"] for s in a["shards"]]
+    assert {k: v for k, v in file_digests(tmp_path / "out-plain").items() if k in shards} == {
+        k: v for k, v in file_digests(tmp_path / "out-zipped").items() if k in shards
+    }
