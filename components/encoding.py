@@ -76,31 +76,22 @@ class _Cache(dict):
         return value
 
 
+def float_feature(packed_le_float32: bytes) -> bytes:
+    return _delimited(b"\x12", _delimited(_LEN, packed_le_float32))  # Feature.float_list = 2
+
+
+def _header(key: str, feature, payload_length: int) -> bytes:
+    """Everything of a map entry before its variable payload, which depends only on the payload's
+    length: the entry for a placeholder payload, with the placeholder cut off."""
+    return map_entry(key, feature(b"\0" * payload_length))[:-payload_length]
+
+
 def _ink_header(rows: int) -> bytes:
-    """Everything of the ink entry before its packed floats (depends only on the row count)."""
-    packed = 4 * INK_DIM * rows
-    float_list = 1 + len(varint(packed)) + packed
-    feature = 1 + len(varint(float_list)) + float_list
-    prefix = _map_entry_prefix(F.INK)
-    body = len(prefix) + 1 + len(varint(feature)) + feature
-    return b"".join(
-        (
-            _LEN,
-            varint(body),
-            prefix,
-            b"\x12",
-            varint(feature),
-            b"\x12",
-            varint(float_list),
-            _LEN,
-            varint(packed),
-        )
-    )
+    return _header(F.INK, float_feature, 4 * INK_DIM * rows)
 
 
 def _key_id_header(length: int) -> bytes:
-    """Everything of the key_id entry before the key's bytes (depends only on its length)."""
-    return map_entry(F.KEY_ID, bytes_feature(b"\0" * length))[:-length]
+    return _header(F.KEY_ID, bytes_feature, length)
 
 
 # Map entries are written in key order: the canonical (deterministic) serialization.

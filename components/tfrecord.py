@@ -28,11 +28,6 @@ def masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def frame(record: bytes) -> bytes:
-    length = _LENGTH.pack(len(record))
-    return b"".join((length, _CRC.pack(masked_crc32c(length)), record, _CRC.pack(masked_crc32c(record))))
-
-
 def write_records(fileobj: BinaryIO, records: Sequence[bytes], chunk: int = 4096) -> str:
     """Write framed records; return the sha256 hex digest of the bytes written."""
     digest = hashlib.sha256()

@@ -38,13 +38,12 @@ def beam_options(beam_args: Sequence[str]) -> PipelineOptions:
     return options
 
 
-def _runner(beam_args: Sequence[str]):
+def _runner(options: PipelineOptions):
     """The local engine, chosen explicitly: Beam's DirectRunner first tries to download the Go
     "Prism" runner from GitHub and silently switches engines when it can, so the same command
     would run differently with and without internet. FnApiRunner is the DirectRunner's batch
     engine and honours --direct_running_mode / --direct_num_workers. Other runners: as given."""
-    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
-    if runner in (None, "DirectRunner", "direct"):
+    if options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct"):
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
         return FnApiRunner()
@@ -116,7 +115,8 @@ def run_conversion(
     if FileSystems.exists(manifest_path):
         FileSystems.delete([manifest_path])
     print(f"convert: {len(files)} input files → {output_dir}", file=sys.stderr, flush=True)
-    with beam.Pipeline(runner=_runner(beam_args), options=beam_options(beam_args)) as p:
+    options = beam_options(beam_args)
+    with beam.Pipeline(runner=_runner(options), options=options) as p:
         _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(files, output_dir, config)
     manifest = read_manifest(output_dir)
     if manifest is None:
