@@ -27,20 +27,22 @@ import dataclasses
 import tensorflow as tf
 import tf_keras as keras
 
+from pipeline import configs
+
 INK = "ink"
 LENGTH = "length"
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    conv_filters: tuple[int, ...] = (48, 64, 96)
-    conv_kernels: tuple[int, ...] = (5, 5, 3)
+    conv_filters: tuple[int, ...] = configs.CONV_FILTERS
+    conv_kernels: tuple[int, ...] = configs.CONV_KERNELS
     batch_norm: bool = False
-    dropout: float = 0.3
-    lstm_units: int = 128
-    lstm_layers: int = 3
-    learning_rate: float = 1e-4
-    clip_norm: float = 9.0
+    dropout: float = configs.DROPOUT
+    lstm_units: int = configs.LSTM_UNITS
+    lstm_layers: int = configs.LSTM_LAYERS
+    learning_rate: float = configs.LEARNING_RATE
+    clip_norm: float = configs.CLIP_NORM
 
     def __post_init__(self) -> None:
         if len(self.conv_filters) != len(self.conv_kernels):

@@ -128,7 +128,8 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _check_drawing(drawing: Any, max_points: int) -> str | None:
+def check_drawing(drawing: Any, max_points: int) -> str | None:
+    """Why the ``drawing`` field of a line is unusable (one of REASONS), or None when it is fine."""
     if drawing is None:
         return MISSING_DRAWING
     if not isinstance(drawing, list):
@@ -197,7 +198,7 @@ def parse_line(line: bytes, max_points: int) -> _Drawing | str:
     elif not isinstance(recognized, bool):
         return INVALID_RECOGNIZED
     drawing = obj.get("drawing")
-    reason = _check_drawing(drawing, max_points)
+    reason = check_drawing(drawing, max_points)
     if reason:
         return reason
     return _Drawing(key_id, word, countrycode, recognized, drawing)

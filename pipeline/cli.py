@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 from pipeline import configs
 
+BEAM_COMMANDS = ("convert", "run", "kubeflow")  # the sub-commands that pass unknown --flags on to Beam
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -164,6 +166,198 @@ def _run_download(args: argparse.Namespace, extra: list[str]) -> int:
     return 1 if failed else 0
 
 
+def _add_run(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="the whole TFX pipeline locally: ExampleGen → ... → Evaluator → Pusher",
+        description=(
+            "Build the pipeline with create_pipeline(...) and run it with LocalDagRunner; MLMD (SQLite) lives "
+            "under --pipeline-root, so a rerun reuses unchanged components. Unknown --flags are Beam options "
+            "for the Beam-powered components (default: in-process DirectRunner)."
+        ),
+    )
+    p.add_argument("--input", required=True, help="directory (reads *.ndjson), glob or file")
+    p.add_argument("--pipeline-root", required=True, help="artifacts and metadata.sqlite go here")
+    p.add_argument("--serving-dir", required=True, help="blessed models are pushed to <dir>/<version>/")
+    _add_pipeline_settings(p)
+    p.set_defaults(run=_run_pipeline)
+
+
+def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
+    """The flags `run` and `kubeflow compile` share: they map onto PipelineSettings."""
+    p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    p.add_argument("--train-steps", type=_positive_int, default=configs.TRAIN_STEPS)
+    p.add_argument("--eval-steps", type=_positive_int, default=configs.EVAL_STEPS)
+    p.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="per device")
+    p.add_argument("--learning-rate", type=float, default=configs.LEARNING_RATE)
+    p.add_argument("--lstm-units", type=_positive_int, default=configs.LSTM_UNITS)
+    p.add_argument("--lstm-layers", type=_positive_int, default=configs.LSTM_LAYERS)
+    p.add_argument("--dropout", type=_dropout, default=configs.DROPOUT)
+    p.add_argument("--batch-norm", action="store_true", help="batch norm before each convolution")
+    p.add_argument(
+        "--accuracy-threshold",
+        type=_fraction,
+        default=configs.ACCURACY_THRESHOLD,
+        help="bless only models with at least this eval accuracy (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-accuracy-drop",
+        type=_fraction,
+        default=configs.MAX_ACCURACY_DROP,
+        help="... and at most this much below the latest blessed model (default %(default)s)",
+    )
+    p.add_argument("--eval-fraction", type=_fraction, default=configs.EVAL_FRACTION)
+    p.add_argument("--shards", type=_positive_int, default=configs.SHARDS, help="shards per split")
+    p.add_argument("--salt", default=configs.SALT, help="salt of the split/shard hash")
+    p.add_argument("--train-per-class", type=_non_negative_int, help="cap train drawings per class")
+    p.add_argument("--eval-per-class", type=_non_negative_int, help="cap eval drawings per class")
+    p.add_argument("--recognized-only", action="store_true", help="keep only drawings the game recognised")
+    p.add_argument("--max-points", type=_positive_int, default=configs.MAX_POINTS)
+
+
+def _dropout(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def settings_from_args(args: argparse.Namespace):
+    from components.model import ModelConfig
+    from components.trainer import TrainingConfig
+    from pipeline.pipeline import PipelineSettings
+
+    model = ModelConfig(
+        learning_rate=args.learning_rate,
+        lstm_units=args.lstm_units,
+        lstm_layers=args.lstm_layers,
+        dropout=args.dropout,
+        batch_norm=args.batch_norm,
+    )
+    return PipelineSettings(
+        train_steps=args.train_steps,
+        eval_steps=args.eval_steps,
+        accuracy_threshold=args.accuracy_threshold,
+        max_accuracy_drop=args.max_accuracy_drop,
+        eval_fraction=args.eval_fraction,
+        shards=args.shards,
+        salt=args.salt,
+        train_per_class=args.train_per_class,
+        eval_per_class=args.eval_per_class,
+        recognized_only=args.recognized_only,
+        max_points=args.max_points,
+        training=TrainingConfig(batch_size=args.batch_size, max_points=args.max_points, model=model),
+    )
+
+
+def _run_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipeline import local_run
+
+    result, seconds = local_run.run(
+        args.input,
+        args.pipeline_root,
+        args.serving_dir,
+        settings_from_args(args),
+        beam_args,
+        pipeline_name=args.pipeline_name,
+    )
+    reused = sorted(name for name, node in result.nodes.items() if node.cached)
+    print(result.summary())
+    print(
+        f"Finished in {seconds:.0f} s" + (f"; reused from cache: {', '.join(reused)}" if reused else "") + "."
+    )
+    return 0
+
+
+def _add_predict(subparsers) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="classify the drawings of NDJSON files with a pushed model (one JSON line each)",
+        description=(
+            "Print one JSON line per drawing: key_id, the true word when the line has one, and top_k "
+            "[{label, score}]. Unusable lines are reported on stderr as FILE:LINE: skipped: REASON; the "
+            "others are still predicted. Ends with top-1/top-k accuracy on stderr when words are present."
+        ),
+    )
+    p.add_argument("--model", required=True, help="a SavedModel (version) directory, or a serving directory")
+    p.add_argument("--top-k", type=_positive_int, default=configs.TOP_K)
+    p.add_argument("--max-points", type=_positive_int, default=configs.MAX_POINTS)
+    p.add_argument("files", nargs="+", metavar="FILE.ndjson")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline import predict
+
+    counts = predict.predict_files(args.model, args.files, args.top_k, args.max_points)
+    print(predict.summary(counts, args.top_k), file=sys.stderr)
+    return 0
+
+
+def _add_kubeflow(subparsers) -> None:
+    p = subparsers.add_parser(
+        "kubeflow", help="Kubeflow Pipelines v2 / Vertex AI Pipelines: compile the same pipeline"
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    c = actions.add_parser(
+        "compile",
+        help="compile the pipeline to a KFP v2 pipeline JSON (offline, no credentials)",
+        description=(
+            "Compile create_pipeline(...) with TFX's KubeflowV2DagRunner. Every component runs in --image; "
+            "with --beam-runner DataflowRunner the Beam-powered components run on Dataflow in the same image. "
+            "Unknown --flags are added to the Beam options."
+        ),
+    )
+    c.add_argument("--pipeline-root", required=True, help="gs://… where artifacts go")
+    c.add_argument("--input", required=True, help="the NDJSON corpus: gs://…/*.ndjson, a directory or a glob")
+    c.add_argument(
+        "--serving-dir", required=True, help="gs://… blessed models are pushed to <dir>/<version>/"
+    )
+    c.add_argument("--image", required=True, help="the pipeline image (kubeflow/Dockerfile)")
+    c.add_argument("--output", required=True, help="the pipeline JSON to write")
+    c.add_argument("--beam-runner", choices=["DirectRunner", "DataflowRunner"], default="DirectRunner")
+    c.add_argument("--project", help="GCP project (Dataflow)")
+    c.add_argument("--region", help="GCP region (Dataflow)")
+    c.add_argument("--temp-location", help="gs://… Dataflow temp location")
+    c.add_argument("--machine-type", help="Dataflow worker machine type, e.g. n2-standard-8")
+    c.add_argument("--max-num-workers", type=_positive_int, help="Dataflow autoscaling limit")
+    _add_pipeline_settings(c)
+    c.set_defaults(run=_run_kubeflow_compile)
+
+
+def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from kubeflow import kubeflow_v2_runner as kfp_runner
+
+    if args.beam_runner == kfp_runner.DATAFLOW:
+        beam_args = kfp_runner.dataflow_args(
+            args.project,
+            args.region,
+            args.temp_location,
+            args.image,
+            args.machine_type,
+            args.max_num_workers,
+            beam_args,
+        )
+    elif args.project or args.region or args.temp_location or args.machine_type or args.max_num_workers:
+        raise ValueError(
+            "--project/--region/--temp-location/--machine-type/--max-num-workers need --beam-runner DataflowRunner"
+        )
+    kfp_runner.compile_pipeline(
+        args.output,
+        args.pipeline_root,
+        args.input,
+        args.serving_dir,
+        args.image,
+        settings_from_args(args),
+        beam_args,
+        pipeline_name=args.pipeline_name,
+    )
+    print(
+        f"wrote {args.output} (pipeline {args.pipeline_name!r}, image {args.image}, Beam on {args.beam_runner})"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quickdraw", description="Quick, Draw! TFX / Beam pipeline: data tools and jobs."
@@ -173,13 +367,53 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(subparsers)
     _add_demo_data(subparsers)
     _add_download(subparsers)
+    _add_run(subparsers)
+    _add_predict(subparsers)
+    _add_kubeflow(subparsers)
     return parser
+
+
+class _ProgressFilter(logging.Filter):
+    """Of absl's INFO lines, only those that say how a run progresses."""
+
+    SHOWN = ("Component ", "A cached execution", "Training:")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return record.levelno >= logging.WARNING or (
+            message.startswith(self.SHOWN) and not message.startswith("Component launcher")
+        )
+
+
+class _NoiseFilter(logging.Filter):
+    """Warnings that are known to be harmless here and only bury the output."""
+
+    NOISE = (
+        "ArtifactQuery.property_predicate is not supported",  # TFX resolver internals
+        "Tables initialized inside a tf.function",  # the transform layer's vocabulary table
+        "SavedModel saved prior to TF 2.5",  # TFMA probing our SavedModel as a Keras model
+        "is deprecated and will be removed",  # API deprecations inside TFX/TFMA/TF
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(noise in record.getMessage() for noise in self.NOISE)
+
+
+def _show_progress_only() -> None:
+    from absl import logging as absl_logging
+
+    # Through absl's verbosity flag, not Logger.setLevel: absl re-applies the flag's value to
+    # its logger whenever flags are parsed again, which happens during a pipeline run.
+    absl_logging.set_verbosity(absl_logging.INFO)
+    logging.getLogger("absl").addFilter(_ProgressFilter())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_NoiseFilter())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "convert":
+    if extra and args.command not in BEAM_COMMANDS:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     stray = [a for a in extra if not a.startswith("-")]
     if stray:
@@ -192,7 +426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         # The local runner re-logs every worker warning as one long proto dump.
         logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        _show_progress_only()
+    # TensorFlow's C++ start-up chatter (CUDA plugins, CPU features) is noise to a CLI user.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.verbose else "3")
     # google-api-core warns on import that Python 3.10 is past its support window (TFX 1.16 needs
     # 3.10), in this process and in every Beam worker process, which inherit the environment.
     quiet = "ignore:You are using a non-supported Python version:FutureWarning"
@@ -202,8 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args, extra)
     except Exception as error:
         from pipeline.convert import ConversionError
+        from pipeline.local_run import PipelineRootBusy
 
-        if isinstance(error, (ConversionError, ValueError, FileNotFoundError)) and not args.verbose:
+        user_errors = (ConversionError, ValueError, FileNotFoundError, PipelineRootBusy)
+        if isinstance(error, user_errors) and not args.verbose:
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise

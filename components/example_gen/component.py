@@ -25,6 +25,10 @@ class QuickDrawExampleGenSpec(types.ComponentSpec):
         "eval_per_class": ExecutionParameter(type=int, optional=True),
         "recognized_only": ExecutionParameter(type=int, optional=True),
         "max_points": ExecutionParameter(type=int, optional=True),
+        # Not used by the executor: part of the cache key, so that changed code or changed
+        # input files re-run it (see pipeline.pipeline.code_fingerprint / input_fingerprint).
+        "code_fingerprint": ExecutionParameter(type=str, optional=True),
+        "input_fingerprint": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {}
     OUTPUTS = {executor.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
@@ -46,6 +50,8 @@ class QuickDrawExampleGen(base_beam_component.BaseBeamComponent):
         eval_per_class: int | None = None,
         recognized_only: bool = False,
         max_points: int | None = None,
+        code_fingerprint: str | None = None,
+        input_fingerprint: str | None = None,
     ) -> None:
         """``input_pattern``: a directory of ``*.ndjson``, a glob or a file (local or gs://)."""
         spec = QuickDrawExampleGenSpec(
@@ -57,6 +63,8 @@ class QuickDrawExampleGen(base_beam_component.BaseBeamComponent):
             eval_per_class=eval_per_class,
             recognized_only=int(recognized_only),
             max_points=max_points,
+            code_fingerprint=code_fingerprint,
+            input_fingerprint=input_fingerprint,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

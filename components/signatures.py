@@ -1,0 +1,95 @@
+"""The SavedModel's serving signatures; all of them share the transform graph.
+
+- ``serving_default`` (TFX convention): serialized ``tf.Example`` in (as the
+  conversion writes them; only ``ink`` is read), class probabilities and the
+  top-k class names and scores out.
+- ``predict_strokes``: one raw drawing as a REST client has it in an NDJSON line:
+  ``x`` and ``y`` (all strokes' points concatenated) and ``stroke_lengths``. The ink is
+  computed in-graph (``components.ink_tf``, equal to the conversion's) and goes
+  through the same transform layer. Malformed drawings fail with a clear
+  ``INVALID_ARGUMENT`` before any model work (empty, x/y length mismatch, stroke
+  lengths that do not add up, non-finite values, more than ``max_points`` points).
+- ``transform_features``: serialized examples → the transform's outputs with the
+  label, for TFMA (label present for evaluation, absent for serving).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import features as F
+from components import transform
+from components.ink_tf import ink_from_strokes
+
+PROBABILITIES = "probabilities"
+TOP_K_LABELS = "top_k_labels"
+TOP_K_SCORES = "top_k_scores"
+SERVING_DEFAULT = "serving_default"
+PREDICT_STROKES = "predict_strokes"
+TRANSFORM_FEATURES = "transform_features"
+
+
+def validate_strokes(x: tf.Tensor, y: tf.Tensor, stroke_lengths: tf.Tensor, max_points: int) -> list:
+    """Assertions that fail with a readable message on a malformed drawing."""
+    n = tf.size(x, out_type=tf.int64)
+    lengths = tf.cast(stroke_lengths, tf.int64)
+    return [
+        tf.debugging.assert_equal(n, tf.size(y, out_type=tf.int64), message="x and y differ in length"),
+        tf.debugging.assert_greater_equal(n, tf.constant(2, tf.int64), message="a drawing needs >= 2 points"),
+        tf.debugging.assert_less_equal(
+            n, tf.constant(max_points, tf.int64), message=f"a drawing may have at most {max_points} points"
+        ),
+        tf.debugging.assert_non_negative(lengths, message="stroke_lengths must be >= 0"),
+        tf.debugging.assert_equal(
+            tf.reduce_sum(lengths), n, message="stroke_lengths must add up to the number of points"
+        ),
+        tf.debugging.assert_all_finite(x, message="x has a non-finite value"),
+        tf.debugging.assert_all_finite(y, message="y has a non-finite value"),
+    ]
+
+
+def make_signatures(
+    model, tf_transform_output: tft.TFTransformOutput, class_names: list[str], top_k: int, max_points: int
+) -> dict:
+    """The signatures to save ``model`` (``{ink, length}`` → logits) with."""
+    model.tft_layer = tf_transform_output.transform_features_layer()  # tracked: assets saved with the model
+    # Output index → class name, for clients that rank the probabilities themselves (`quickdraw predict`).
+    model.class_names = tf.function(lambda: tf.constant(class_names), input_signature=[])
+    names = tf.constant(class_names)
+    serving_spec = transform.raw_feature_spec(tf_transform_output, with_label=False)
+    eval_spec = transform.raw_feature_spec(tf_transform_output, with_label=True)
+    k = min(top_k, len(class_names))
+
+    def predict(raw: dict) -> dict:
+        inputs = transform.dense_inputs(model.tft_layer(raw))
+        probabilities = tf.nn.softmax(model(inputs, training=False), axis=-1)
+        scores, indices = tf.math.top_k(probabilities, k=k)
+        return {PROBABILITIES: probabilities, TOP_K_LABELS: tf.gather(names, indices), TOP_K_SCORES: scores}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized):
+        return predict(tf.io.parse_example(serialized, serving_spec))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.float32, name="x"),
+            tf.TensorSpec([None], tf.float32, name="y"),
+            tf.TensorSpec([None], tf.int32, name="stroke_lengths"),
+        ]
+    )
+    def serve_strokes(x, y, stroke_lengths):
+        with tf.control_dependencies(validate_strokes(x, y, stroke_lengths, max_points)):
+            flat = tf.reshape(ink_from_strokes(x, y, stroke_lengths), [1, -1])
+        ink = tf.RaggedTensor.from_tensor(flat).to_sparse()  # as parse_example gives a VarLen feature
+        return predict({F.INK: ink})
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized):
+        return transform.dense_inputs_with_label(model.tft_layer(tf.io.parse_example(serialized, eval_spec)))
+
+    return {
+        SERVING_DEFAULT: serve_examples.get_concrete_function(),
+        PREDICT_STROKES: serve_strokes.get_concrete_function(),
+        TRANSFORM_FEATURES: transform_features.get_concrete_function(),
+    }

@@ -1,0 +1,177 @@
+"""``quickdraw predict``: classify the drawings of NDJSON files with a pushed model.
+
+Each line is validated exactly as the conversion validates it (same reasons); a
+bad line is reported on stderr with its file and line number and the others are
+still predicted. Valid drawings go through the model's ``serving_default``
+signature in batches, as serialized ``tf.Example``s whose ink is computed by the
+conversion's own code, so predictions match what the Evaluator scored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from components import features as F
+from components import parsing
+from components.ink import batch_ink
+from pipeline import configs
+
+BATCH = 256
+
+
+def resolve_model_dir(path: str) -> str:
+    """A SavedModel directory, or a serving directory → its newest numeric version."""
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+        return path
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"no model at {path}")
+    versions = sorted((int(n) for n in os.listdir(path) if n.isdigit()), reverse=True)
+    for version in versions:
+        candidate = os.path.join(path, str(version))
+        if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+            return candidate
+    raise FileNotFoundError(f"{path} holds neither saved_model.pb nor a numeric version directory with one")
+
+
+@dataclasses.dataclass
+class Drawing:
+    source: str
+    line: int
+    key_id: str | None
+    word: str | None
+    strokes: list
+
+
+def read_drawings(path: str, max_points: int, errors: IO[str], skipped: list[str]) -> Iterator[Drawing]:
+    """The usable drawings of one NDJSON file; each unusable line is reported to ``errors``
+    (``file:line: skipped: reason``) and its reason appended to ``skipped``."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            reason = None
+            obj: Any = None
+            if not line.strip():
+                reason = parsing.BLANK_LINE
+            else:
+                try:
+                    obj = json.loads(line)
+                except (ValueError, RecursionError):
+                    reason = parsing.INVALID_JSON
+            if reason is None and not isinstance(obj, dict):
+                reason = parsing.NOT_AN_OBJECT
+            if reason is None:
+                reason = parsing.check_drawing(obj.get("drawing"), max_points)
+            if reason is not None:
+                print(f"{path}:{number}: skipped: {reason}", file=errors)
+                skipped.append(reason)
+                continue
+            key_id = obj.get("key_id")
+            word = obj.get("word")
+            yield Drawing(
+                path,
+                number,
+                None if key_id is None else str(key_id),
+                word if isinstance(word, str) else None,
+                obj["drawing"],
+            )
+
+
+def serialized_examples(drawings: Sequence[Drawing]) -> list[bytes]:
+    """``tf.Example``s holding each drawing's ink, computed as the conversion computes it."""
+    import tensorflow as tf
+
+    xs, ys, ends, counts = [], [], [], []
+    for d in drawings:
+        n = 0
+        for stroke in d.strokes:
+            xs += stroke[0]
+            ys += stroke[1]
+            ends += [0] * (len(stroke[0]) - 1) + [1] if stroke[0] else []
+            n += len(stroke[0])
+        counts.append(n)
+    ink = batch_ink(np.array(xs), np.array(ys), np.array(ends), np.concatenate([[0], np.cumsum(counts)]))
+    out = []
+    for i in range(len(drawings)):
+        example = tf.train.Example()
+        example.features.feature[F.INK].float_list.value.extend(ink.drawing(i).ravel().tolist())
+        out.append(example.SerializeToString())
+    return out
+
+
+class Predictor:
+    def __init__(self, model_dir: str) -> None:
+        import tensorflow as tf
+
+        self.model_dir = resolve_model_dir(model_dir)
+        self._loaded = tf.saved_model.load(self.model_dir)
+        self._serve = self._loaded.signatures["serving_default"]
+        self.class_names = [n.decode() for n in self._loaded.class_names().numpy()]
+
+    def top_k(self, drawings: Sequence[Drawing], k: int) -> list[list[dict[str, Any]]]:
+        import tensorflow as tf
+
+        probabilities = self._serve(examples=tf.constant(serialized_examples(drawings)))[
+            "probabilities"
+        ].numpy()
+        k = min(k, probabilities.shape[1])
+        best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        return [
+            [{"label": self.class_names[j], "score": round(float(p[j]), 6)} for j in row]
+            for p, row in zip(probabilities, best)
+        ]
+
+
+def predict_files(
+    model_dir: str,
+    paths: Sequence[str],
+    top_k: int = configs.TOP_K,
+    max_points: int = configs.MAX_POINTS,
+    out: IO[str] = sys.stdout,
+    errors: IO[str] = sys.stderr,
+) -> dict[str, int]:
+    """Writes one JSON line per usable drawing to ``out``; returns the counts."""
+    predictor = Predictor(model_dir)
+    counts = {"predicted": 0, "skipped": 0, "labelled": 0, "top1": 0, "topk": 0}
+    skipped: list[str] = []
+
+    def flush(batch: list[Drawing]) -> None:
+        for drawing, best in zip(batch, predictor.top_k(batch, top_k)):
+            record = {"key_id": drawing.key_id}
+            if drawing.word is not None:
+                record["word"] = drawing.word
+                counts["labelled"] += 1
+                labels = [b["label"] for b in best]
+                counts["top1"] += labels[:1] == [drawing.word]
+                counts["topk"] += drawing.word in labels
+            record["top_k"] = best
+            print(json.dumps(record, ensure_ascii=False), file=out)
+            counts["predicted"] += 1
+
+    for path in paths:
+        batch: list[Drawing] = []
+        for drawing in read_drawings(path, max_points, errors, skipped):
+            batch.append(drawing)
+            if len(batch) == BATCH:
+                flush(batch)
+                batch = []
+        if batch:
+            flush(batch)
+    counts["skipped"] = len(skipped)
+    return counts
+
+
+def summary(counts: dict[str, int], top_k: int) -> str:
+    text = f"predicted {counts['predicted']:,} drawings; skipped {counts['skipped']:,} lines"
+    if counts["labelled"]:
+        n = counts["labelled"]
+        text += (
+            f"; on the {n:,} with a word: top-1 accuracy {counts['top1'] / n:.4f}, "
+            f"top-{top_k} accuracy {counts['topk'] / n:.4f}"
+        )
+    return text

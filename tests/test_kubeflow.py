@@ -1,0 +1,138 @@
+"""`quickdraw kubeflow compile`: the same pipeline as a KFP v2 pipeline spec, compiled offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    StandardOptions,
+    WorkerOptions,
+)
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from components.model import ModelConfig
+from components.trainer import TrainingConfig
+from kubeflow import kubeflow_v2_runner as kfp_runner
+from pipeline.pipeline import PipelineSettings
+from tests.conftest import REPO
+
+IMAGE = "europe-docker.pkg.dev/my-project/ml/quickdraw-pipeline:0.1.0"
+DATAFLOW = dict(project="my-project", region="europe-west4", temp_location="gs://bucket/tmp")
+BEAM_COMPONENTS = ("QuickDrawExampleGen", "StatisticsGen", "Transform", "Evaluator")
+ALL = ("QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer", "Evaluator", "Pusher")
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kfp") / "pipeline.json"
+    settings = PipelineSettings(
+        train_steps=777,
+        eval_steps=33,
+        accuracy_threshold=0.65,
+        eval_per_class=100,
+        training=TrainingConfig(batch_size=256, model=ModelConfig(lstm_units=64)),
+    )
+    beam_args = kfp_runner.dataflow_args(
+        **DATAFLOW, image=IMAGE, machine_type="n2-standard-8", max_num_workers=20
+    )
+    spec = kfp_runner.compile_pipeline(
+        str(out),
+        "gs://bucket/root",
+        "gs://bucket/ndjson/*.ndjson",
+        "gs://bucket/serving",
+        IMAGE,
+        settings,
+        beam_args,
+    )
+    with open(out) as f:
+        assert json.load(f) == spec
+    return spec, settings
+
+
+def _executor(spec: dict, name: str) -> dict:
+    return spec["pipelineSpec"]["deploymentSpec"]["executors"][f"{name}_executor"]
+
+
+def _parameters(spec: dict, task: str) -> dict:
+    params = spec["pipelineSpec"]["root"]["dag"]["tasks"][task]["inputs"]["parameters"]
+    return {k: v["runtimeValue"]["constantValue"] for k, v in params.items()}
+
+
+def test_it_is_a_valid_kfp_v2_pipeline_spec_with_every_component(compiled):
+    spec, _ = compiled
+    parsed = json_format.ParseDict(spec["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    tasks = set(parsed.root.dag.tasks)
+    assert set(ALL) <= tasks
+    assert any(t.startswith("latest_blessed_model_resolver") for t in tasks)
+    assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
+    for name in ALL:
+        assert parsed.deployment_spec["executors"][f"{name}_executor"]["container"]["image"] == IMAGE
+
+
+def test_dataflow_options_reach_every_beam_component(compiled):
+    spec, _ = compiled
+    for name in BEAM_COMPONENTS:
+        args = _executor(spec, name)["container"]["args"]
+        options = PipelineOptions([a for a in args if a.startswith("--") and "=" in a])
+        cloud = options.view_as(GoogleCloudOptions)
+        assert options.view_as(StandardOptions).runner == "DataflowRunner"
+        assert (cloud.project, cloud.region, cloud.temp_location) == tuple(DATAFLOW.values())
+        assert options.view_as(WorkerOptions).sdk_container_image == IMAGE
+        assert options.view_as(WorkerOptions).max_num_workers == 20
+        assert options.view_as(WorkerOptions).machine_type == "n2-standard-8"
+
+
+def test_the_pipeline_parameters_round_trip(compiled):
+    spec, settings = compiled
+    trainer = _parameters(spec, "Trainer")
+    assert json.loads(trainer["train_args"]["stringValue"]) == {"num_steps": 777}
+    assert json.loads(trainer["eval_args"]["stringValue"]) == {"num_steps": 33}
+    assert trainer["run_fn"]["stringValue"] == "components.trainer.run_fn"
+    custom = json.loads(trainer["custom_config"]["stringValue"])
+    assert TrainingConfig.from_custom_config(custom) == settings.training
+    gen = _parameters(spec, "QuickDrawExampleGen")
+    assert gen["input_pattern"]["stringValue"] == "gs://bucket/ndjson/*.ndjson"
+    assert int(gen["eval_per_class"]["intValue"]) == 100
+    evaluator = json.dumps(_parameters(spec, "Evaluator"))
+    assert "0.65" in evaluator
+    pusher = json.dumps(_parameters(spec, "Pusher"))
+    assert "gs://bucket/serving" in pusher
+
+
+@pytest.mark.parametrize("missing", ["project", "region", "temp_location"])
+def test_a_missing_dataflow_option_is_a_clear_error_before_anything_is_written(missing, tmp_path):
+    given = {**DATAFLOW, missing: None}
+    with pytest.raises(kfp_runner.CompileError, match="--" + missing.replace("_", "-")):
+        kfp_runner.dataflow_args(**given, image=IMAGE)
+
+
+def test_the_cli_refuses_an_incomplete_dataflow_request_and_writes_nothing(tmp_path):
+    out = tmp_path / "p.json"
+    command = [sys.executable, "-m", "pipeline.cli", "kubeflow", "compile", "--pipeline-root", "gs://b/root"]
+    command += [
+        "--input",
+        "gs://b/in",
+        "--serving-dir",
+        "gs://b/serving",
+        "--image",
+        IMAGE,
+        "--output",
+        str(out),
+    ]
+    refused = subprocess.run(
+        [*command, "--beam-runner", "DataflowRunner", "--project", "p"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert refused.returncode == 2 and "needs --region, --temp-location" in refused.stderr
+    assert not out.exists()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(out.read_text())["pipelineSpec"]["pipelineInfo"]["name"] == "quickdraw"

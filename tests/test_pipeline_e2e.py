@@ -1,0 +1,245 @@
+"""The whole TFX pipeline end to end (LocalDagRunner, SQLite MLMD, real Beam, real TFMA).
+
+One small pipeline root is built once per module on the demo corpus and then
+driven through the situations a user meets: the first run blesses and pushes, an
+unchanged rerun reuses every cached component, a stricter threshold rejects the
+model without pushing it, and the pushed model serves through both signatures and
+``quickdraw predict``. A second pipeline runs on a subset of the real drawings.
+The model is shrunk (one 16-unit BiLSTM) so that the module stays within minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import signatures
+from components.conversion import read_manifest
+from components.model import ModelConfig
+from components.pusher import versions
+from components.trainer import TrainingConfig
+from components.transform import UNKNOWN_CLASS
+from pipeline import demo_data, local_run, predict
+from pipeline.pipeline import PipelineSettings
+from tests.conftest import REPO
+
+DEMO_CLASSES = 6
+SMALL = TrainingConfig(
+    batch_size=32, model=ModelConfig(lstm_units=16, lstm_layers=1, learning_rate=5e-3, dropout=0.1)
+)
+SETTINGS = PipelineSettings(train_steps=80, eval_steps=4, accuracy_threshold=0.4, shards=2, training=SMALL)
+REAL_CLASSES = ["cat", "dog", "The Eiffel Tower", "hot air balloon", "zigzag", "snowflake"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A first run on 6 demo classes: its outcome and paths."""
+    base = tmp_path_factory.mktemp("e2e")
+    corpus = str(base / "ndjson")
+    demo_data.write_corpus(corpus, per_class=120, classes=DEMO_CLASSES, seed=0)
+    root, serving = str(base / "root"), str(base / "serving")
+    result, _ = local_run.run(corpus, root, serving, SETTINGS)
+    return {"corpus": corpus, "root": root, "serving": serving, "first": result}
+
+
+def test_first_run_blesses_and_pushes_a_servable_model(demo):
+    result = demo["first"]
+    assert result.blessed and not result.reasons
+    assert set(result.nodes) >= {"QuickDrawExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"}
+    (version,) = versions(demo["serving"])
+    assert result.pushed_to == os.path.join(demo["serving"], str(version))
+    assert os.path.exists(os.path.join(result.pushed_to, "saved_model.pb"))
+    assert not [n for n in os.listdir(demo["serving"]) if not n.isdigit()], "staging left behind"
+    # The Evaluator scored every eval drawing the ExampleGen wrote.
+    manifest = read_manifest(result.nodes["QuickDrawExampleGen"].uri("examples"))
+    assert result.metrics["example_count"] == manifest["splits"]["eval"]["records"]
+    assert result.metrics["sparse_categorical_accuracy"] >= SETTINGS.accuracy_threshold
+    assert result.metrics["top_3_accuracy"] >= result.metrics["sparse_categorical_accuracy"]
+    assert result.metrics["top_5_accuracy"] >= result.metrics["top_3_accuracy"]
+    # TensorBoard logs in the Trainer's run directory.
+    run_dir = result.nodes["Trainer"].uri("model_run")
+    assert any("tfevents" in f for _, _, files in os.walk(run_dir) for f in files)
+
+
+def test_the_evaluation_has_every_slice(demo):
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(demo["first"].evaluation_uri)
+    slices = {s for s, _ in result.slicing_metrics}
+    assert () in slices
+    assert {dict(s)["word"] for s in slices if s and s[0][0] == "word"} == set(
+        list(demo_data.SHAPES)[:DEMO_CLASSES]
+    )
+    assert any(s and s[0][0] == "countrycode" for s in slices)
+    assert {dict(s)["recognized"] for s in slices if s and s[0][0] == "recognized"} <= {0, 1}
+
+
+def test_an_unchanged_rerun_reuses_the_cache_and_pushes_no_new_version(demo):
+    before = versions(demo["serving"])
+    result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], SETTINGS)
+    cached = {name for name, node in result.nodes.items() if node.cached}
+    assert cached >= {"QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"}
+    assert result.blessed  # against itself as the baseline: no drop
+    assert versions(demo["serving"]) == before
+
+
+def test_a_model_below_the_threshold_is_not_pushed(demo):
+    before = versions(demo["serving"])
+    strict = PipelineSettings(**{**SETTINGS.__dict__, "accuracy_threshold": 1.0})
+    result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], strict)
+    assert not result.blessed and result.pushed_to is None
+    assert result.nodes["Trainer"].cached, "only the Evaluator and Pusher should run again"
+    assert any("accuracy" in r and "< threshold 1.0000" in r for r in result.reasons)
+    assert "Model not blessed: accuracy" in result.summary() and "not pushed" in result.summary()
+    assert result.nodes["Pusher"].custom("pushed_model", "pushed") in (0, None)
+    assert versions(demo["serving"]) == before
+
+
+def test_the_cli_prints_the_outcome_and_a_busy_root_is_refused(demo):
+    strict = ["--accuracy-threshold", "1.0", "--train-steps", "80", "--eval-steps", "4", "--shards", "2"]
+    small = ["--batch-size", "32", "--lstm-units", "16", "--lstm-layers", "1", "--learning-rate", "0.005"]
+    command = [sys.executable, "-m", "pipeline.cli", "run", "--input", demo["corpus"]]
+    command += [
+        "--pipeline-root",
+        demo["root"],
+        "--serving-dir",
+        demo["serving"],
+        *strict,
+        *small,
+        "--dropout",
+        "0.1",
+    ]
+    with local_run.exclusive(demo["root"]):
+        busy = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert busy.returncode == 2 and "another `quickdraw run`" in busy.stderr
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Model not blessed: accuracy" in done.stdout and "< threshold 1.0000; not pushed." in done.stdout
+    assert "reused from cache" in done.stdout and "Trainer" in done.stdout
+
+
+@pytest.fixture(scope="module")
+def served(demo):
+    """The pushed SavedModel, loaded once (loading takes seconds)."""
+    return tf.saved_model.load(predict.resolve_model_dir(demo["serving"]))
+
+
+def _strokes(line: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    drawing = json.loads(line)["drawing"]
+    x = np.concatenate([s[0] for s in drawing]).astype(np.float32)
+    y = np.concatenate([s[1] for s in drawing]).astype(np.float32)
+    return x, y, np.array([len(s[0]) for s in drawing], np.int32)
+
+
+def test_both_signatures_give_the_same_scores(demo, served, real_dir):
+    """Serialized Examples (as the conversion wrote them) vs raw strokes of the same drawings."""
+    model = served
+    lines = []
+    for name in sorted(os.listdir(demo["corpus"]))[:2]:
+        with open(os.path.join(demo["corpus"], name), "rb") as f:
+            lines += f.read().splitlines()[:10]
+    with open(os.path.join(real_dir, "cat.ndjson"), "rb") as f:
+        lines += f.read().splitlines()[:10]  # real drawings too: other lengths, several strokes
+    drawings = [
+        predict.Drawing("x", i, None, None, json.loads(line)["drawing"]) for i, line in enumerate(lines)
+    ]
+    by_example = model.signatures[signatures.SERVING_DEFAULT](
+        examples=tf.constant(predict.serialized_examples(drawings))
+    )
+    for i, line in enumerate(lines):
+        x, y, lengths = _strokes(line)
+        by_strokes = model.signatures[signatures.PREDICT_STROKES](
+            x=tf.constant(x), y=tf.constant(y), stroke_lengths=tf.constant(lengths)
+        )
+        np.testing.assert_allclose(
+            by_strokes[signatures.PROBABILITIES].numpy()[0],
+            by_example[signatures.PROBABILITIES].numpy()[i],
+            atol=1e-5,
+        )
+        assert (
+            by_strokes[signatures.TOP_K_LABELS].numpy()[0][0]
+            == by_example[signatures.TOP_K_LABELS].numpy()[i][0]
+        )
+
+
+@pytest.mark.parametrize(
+    "x, y, lengths, message",
+    [
+        ([], [], [], "needs >= 2 points"),
+        ([1.0, 2.0, 3.0], [1.0, 2.0], [3], "x and y differ"),
+        ([1.0, float("nan")], [1.0, 2.0], [2], "non-finite"),
+        ([1.0, 2.0], [1.0, float("inf")], [2], "non-finite"),
+        ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [2], "add up"),
+        ([1.0, 2.0], [1.0, 2.0], [3, -1], ">= 0"),
+        (list(range(25_000)), list(range(25_000)), [25_000], "at most 20000 points"),
+    ],
+)
+def test_the_strokes_signature_rejects_bad_drawings_clearly(served, x, y, lengths, message):
+    serve = served.signatures[signatures.PREDICT_STROKES]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        serve(
+            x=tf.constant(x, tf.float32),
+            y=tf.constant(y, tf.float32),
+            stroke_lengths=tf.constant(lengths, tf.int32),
+        )
+
+
+def test_predict_reports_bad_lines_and_predicts_the_rest(demo, tmp_path, capsys):
+    source = os.path.join(demo["corpus"], sorted(os.listdir(demo["corpus"]))[0])
+    with open(source, "rb") as f:
+        good = f.read().splitlines()[:30]
+    path = tmp_path / "mixed.ndjson"
+    unlabeled = json.dumps({"drawing": json.loads(good[0])["drawing"]}).encode()
+    path.write_bytes(b"\n".join([good[0], b"{not json", unlabeled, b'{"drawing": []}', *good[1:]]) + b"\n")
+    out, err = _Buffer(), _Buffer()
+    counts = predict.predict_files(demo["serving"], [str(path)], top_k=3, out=out, errors=err)
+    assert counts["predicted"] == len(good) + 1 and counts["skipped"] == 2 and counts["labelled"] == len(good)
+    assert f"{path}:2: skipped: invalid_json" in err.text and f"{path}:4: skipped: empty_drawing" in err.text
+    records = [json.loads(line) for line in out.text.splitlines()]
+    assert (
+        records[0]["key_id"] == json.loads(good[0])["key_id"]
+        and records[0]["word"] == json.loads(good[0])["word"]
+    )
+    assert "word" not in records[1] and records[1]["key_id"] is None
+    assert all(len(r["top_k"]) == 3 for r in records)
+    assert all(r["top_k"][0]["score"] >= r["top_k"][1]["score"] for r in records)
+    # The same drawing, with and without a word, gets the same scores.
+    assert records[0]["top_k"] == records[1]["top_k"]
+    assert counts["top1"] / counts["labelled"] > 0.5
+
+
+class _Buffer:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
+    corpus = tmp_path / "ndjson"
+    corpus.mkdir()
+    for name in REAL_CLASSES:
+        shutil.copy(os.path.join(real_dir, f"{name}.ndjson"), corpus)
+    settings = PipelineSettings(
+        train_steps=30, eval_steps=2, accuracy_threshold=0.0, eval_fraction=0.2, training=SMALL
+    )
+    result, _ = local_run.run(str(corpus), str(tmp_path / "root"), str(tmp_path / "serving"), settings)
+    manifest = read_manifest(result.nodes["QuickDrawExampleGen"].uri("examples"))
+    assert manifest["counts"]["reconciled"] and manifest["classes"]["count"] == len(REAL_CLASSES)
+    assert result.metrics["example_count"] == manifest["splits"]["eval"]["records"] > 0
+    assert result.blessed and result.pushed_to  # threshold 0: any model passes
+    names = [n.decode() for n in tf.saved_model.load(result.pushed_to).class_names().numpy()]
+    assert sorted(names[:-1]) == sorted(manifest["splits"]["train"]["per_class"])  # the train vocabulary
+    assert names[-1] == UNKNOWN_CLASS  # then the bucket of classes never seen in training
