@@ -22,7 +22,7 @@ DEMO_RUN_FLAGS := --train-steps 300 --eval-steps 20 --lstm-units 64 --lstm-layer
 	--accuracy-threshold 0.7
 BENCH_DIR := build/bench
 
-.PHONY: help setup demo test lint bench-convert bench-train bench-train-gpu clean
+.PHONY: help setup demo test lint browser bench-convert bench-train bench-train-gpu clean
 
 help:
 	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model (~3 min)"
@@ -61,7 +61,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check components pipeline kubeflow tests benchmarks
 	$(BIN)/ruff format --check components pipeline kubeflow tests benchmarks
 
-test: lint
+# The report test opens the HTML report in headless Chromium (Debian's package); install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing chromium for the report's browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+	  || { $$SUDO apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	       --no-install-recommends chromium >/dev/null 2>&1; } \
+	  || echo "warning: could not install chromium; the browser test will be skipped"; }
+
+test: lint browser
 	$(BIN)/python -m pytest tests
 
 bench-convert: $(STAMP)

@@ -26,7 +26,8 @@ SLICE_FEATURES = (F.COUNTRYCODE, F.RECOGNIZED, F.WORD)
 
 
 def eval_config(accuracy_threshold: float, max_accuracy_drop: float = 0.0) -> tfma.EvalConfig:
-    """Metrics: accuracy, top-3/top-5 accuracy, loss, example count; slices: overall + SLICE_FEATURES."""
+    """Metrics: accuracy, top-3/top-5 accuracy, loss, example count, confusion matrix; slices: overall
+    + SLICE_FEATURES."""
     if not 0.0 <= accuracy_threshold <= 1.0:
         raise ValueError(f"accuracy_threshold must be in [0, 1], got {accuracy_threshold}")
     if max_accuracy_drop < 0.0:
@@ -74,6 +75,8 @@ def eval_config(accuracy_threshold: float, max_accuracy_drop: float = 0.0) -> tf
                         class_name="SparseCategoricalCrossentropy", config=json.dumps({"name": LOSS})
                     ),
                     tfma.MetricConfig(class_name="ExampleCount"),
+                    # The whole eval split's confusion counts: `quickdraw report` lists the most confused pairs.
+                    tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
                 ]
             )
         ],

@@ -358,6 +358,29 @@ def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int
     return 0
 
 
+def _add_report(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="a self-contained HTML page of a run's TFMA evaluation (opens in any browser)",
+        description="Build one HTML file (inline CSS/SVG, nothing fetched) from the Evaluator's artifacts and MLMD.",
+    )
+    p.add_argument("--pipeline-root", required=True)
+    p.add_argument("--run", dest="run_id", help="pipeline run id (default: the latest run with an Evaluator)")
+    p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    p.add_argument("--output", required=True, help="the .html file to write")
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline import report
+
+    built = report.build(args.pipeline_root, args.run_id, args.pipeline_name)
+    report.write(built, args.output)
+    print(built.text_summary())
+    print(f"Report: {os.path.abspath(args.output)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quickdraw", description="Quick, Draw! TFX / Beam pipeline: data tools and jobs."
@@ -370,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(subparsers)
     _add_predict(subparsers)
     _add_kubeflow(subparsers)
+    _add_report(subparsers)
     return parser
 
 

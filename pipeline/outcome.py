@@ -78,21 +78,36 @@ def _store(metadata_path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
-def latest_run(metadata_path: str, pipeline_name: str) -> tuple[str, dict[str, NodeRun]]:
-    """The newest pipeline run's id and its finished components (by node id)."""
+def latest_run(
+    metadata_path: str, pipeline_name: str, run_id: str | None = None, with_node: str | None = None
+) -> tuple[str, dict[str, NodeRun]]:
+    """A pipeline run's id and its finished components (by node id).
+
+    ``run_id``, or else the newest run; with ``with_node``, the newest run in which that
+    component finished (a run that died before its Evaluator has nothing to report).
+    """
     store = _store(metadata_path)
     pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
     runs = store.get_children_contexts_by_context(pipeline.id) if pipeline is not None else []
     runs = [c for c in runs if c.type == "pipeline_run"]
     if not runs:
         raise ValueError(f"no run of pipeline {pipeline_name!r} recorded in {metadata_path}")
-    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
-    in_run = {e.id: e for e in store.get_executions_by_context(run.id)}
-    prefix = f"{pipeline_name}."
+    if run_id is not None:
+        runs = [c for c in runs if c.name == run_id]
+        if not runs:
+            raise ValueError(f"no run {run_id!r} of pipeline {pipeline_name!r} in {metadata_path}")
+    node_contexts = [c for c in store.get_contexts_by_type("node") if c.name.startswith(f"{pipeline_name}.")]
+    for run in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True):
+        nodes = _finished_nodes(store, run, node_contexts, len(pipeline_name) + 1)
+        if with_node is None or with_node in nodes:
+            return run.name, nodes
+    raise ValueError(f"no run of pipeline {pipeline_name!r} has a finished {with_node}")
+
+
+def _finished_nodes(store, run, node_contexts, prefix_length: int) -> dict[str, NodeRun]:
+    in_run = {e.id for e in store.get_executions_by_context(run.id)}
     nodes: dict[str, NodeRun] = {}
-    for node in store.get_contexts_by_type("node"):
-        if not node.name.startswith(prefix):
-            continue
+    for node in node_contexts:
         done = [
             e
             for e in store.get_executions_by_context(node.id)
@@ -106,8 +121,8 @@ def latest_run(metadata_path: str, pipeline_name: str) -> tuple[str, dict[str, N
         outputs: dict[str, list] = {}
         for event in events:
             outputs.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
-        nodes[node.name[len(prefix) :]] = NodeRun(execution, outputs)
-    return run.name, nodes
+        nodes[node.name[prefix_length:]] = NodeRun(execution, outputs)
+    return nodes
 
 
 def _threshold_reason(failure, labels: dict[str, str]) -> str:
@@ -122,13 +137,18 @@ def _threshold_reason(failure, labels: dict[str, str]) -> str:
     return f"{name} {value:.4f} fails {failure.message or 'its threshold'}"
 
 
-def outcome(pipeline_root: str, pipeline_name: str) -> Outcome:
-    """The latest run's outcome, from the MLMD database under ``pipeline_root``."""
+def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -> Outcome:
+    """A run's outcome (default: the latest run), from the MLMD database under ``pipeline_root``."""
     import tensorflow_model_analysis as tfma
 
     from pipeline.pipeline import METADATA_FILE
 
-    run_id, nodes = latest_run(os.path.join(pipeline_root, METADATA_FILE), pipeline_name)
+    metadata_path = os.path.join(pipeline_root, METADATA_FILE)
+    if not os.path.exists(metadata_path):
+        raise FileNotFoundError(
+            f"no pipeline metadata at {metadata_path}: is {pipeline_root} a pipeline root?"
+        )
+    run_id, nodes = latest_run(metadata_path, pipeline_name, run_id, with_node="Evaluator")
     evaluator = nodes.get("Evaluator")
     if evaluator is None:
         raise ValueError(f"run {run_id} has no finished Evaluator")

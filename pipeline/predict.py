@@ -1,8 +1,9 @@
 """``quickdraw predict``: classify the drawings of NDJSON files with a pushed model.
 
-Each line is validated exactly as the conversion validates it (same reasons); a
-bad line is reported on stderr with its file and line number and the others are
-still predicted. Valid drawings go through the model's ``serving_default``
+Each line's drawing is validated exactly as the conversion validates it (same
+reasons); ``word``, ``key_id`` and the other metadata are optional here (a drawing
+to classify need not be labelled). A bad line is reported on stderr with its file
+and line number and the others are still predicted. Valid drawings go through the model's ``serving_default``
 signature in batches, as serialized ``tf.Example``s whose ink is computed by the
 conversion's own code, so predictions match what the Evaluator scored.
 """
@@ -60,7 +61,9 @@ def read_drawings(path: str, max_points: int, errors: IO[str], skipped: list[str
                 reason = parsing.BLANK_LINE
             else:
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line.decode("utf-8"))
+                except UnicodeDecodeError:
+                    reason = parsing.INVALID_UTF8
                 except (ValueError, RecursionError):
                     reason = parsing.INVALID_JSON
             if reason is None and not isinstance(obj, dict):

@@ -8,6 +8,8 @@ import warnings
 
 import pytest
 
+from tests.e2e_support import demo, served  # noqa: F401  (session fixtures: the shared demo pipeline)
+
 warnings.filterwarnings("ignore", message=".*non-supported Python version", category=FutureWarning)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

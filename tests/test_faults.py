@@ -65,3 +65,70 @@ def test_killed_at_any_point_a_rerun_gives_the_uninterrupted_bytes(corpus, tmp_p
         assert _digests(out) == expected, f"killed at {fraction:.0%} of the run"
         assert not [p for p in out.iterdir() if p.name.startswith(".")]
     assert killed >= 3, f"only {killed} of 4 runs were killed before they finished"
+
+
+def _run_pipeline(corpus, root, serving) -> subprocess.Popen:
+    from tests.e2e_support import SETTINGS_FLAGS
+
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "run",
+        "--input",
+        str(corpus),
+        "--pipeline-root",
+        str(root),
+    ]
+    command += ["--serving-dir", str(serving), "--accuracy-threshold", "0.4", *SETTINGS_FLAGS]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _kill_when(process: subprocess.Popen, marker: bytes, delay: float = 0.0, timeout: float = 300) -> bytes:
+    """SIGKILL the process group ``delay`` s after stderr shows ``marker``; return what stderr said."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line and process.poll() is not None:
+            break
+        seen += line
+        if marker in line:
+            time.sleep(delay)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
+            return seen
+    raise AssertionError(f"{marker!r} never appeared:\n{seen.decode()[-3000:]}")
+
+
+def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_rerun(tmp_path):
+    """Killed three times (ExampleGen, Transform, Trainer), each rerun goes further; the last one completes,
+    reuses every component that had finished, and pushes only the model it trained itself."""
+    from pipeline import demo_data
+    from pipeline.outcome import latest_run
+    from pipeline.pipeline import METADATA_FILE
+
+    corpus, root, serving = tmp_path / "ndjson", tmp_path / "root", tmp_path / "serving"
+    demo_data.write_corpus(str(corpus), per_class=120, classes=6, seed=0)
+    _kill_when(_run_pipeline(corpus, root, serving), b"Component QuickDrawExampleGen is running", delay=1.0)
+    said = _kill_when(_run_pipeline(corpus, root, serving), b"Component Transform is running", delay=3.0)
+    assert b"Component SchemaGen is finished" in said
+    said = _kill_when(_run_pipeline(corpus, root, serving), b"Training: step")
+    assert b"Component Transform is finished" in said
+    assert not serving.exists() or not os.listdir(serving), "nothing may be pushed by a killed run"
+    killed_models = {str(p) for p in (root / "Trainer" / "model").iterdir()}
+
+    rerun = _run_pipeline(corpus, root, serving)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err.decode()[-3000:]
+    assert b"Model blessed; pushed to" in out
+    _, nodes = latest_run(str(root / METADATA_FILE), "quickdraw")
+    for finished_before in ("QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform"):
+        assert nodes[finished_before].cached, f"{finished_before} should come from the cache"
+    assert not nodes["Trainer"].cached
+    model_uri = nodes["Trainer"].uri("model")
+    assert model_uri not in killed_models, "the killed Trainer's half-written output was reused"
+    (version,) = os.listdir(serving)
+    with open(os.path.join(model_uri, "Format-Serving", "saved_model.pb"), "rb") as a:
+        with open(serving / version / "saved_model.pb", "rb") as b:
+            assert a.read() == b.read(), "the pushed model is not the one the rerun trained"

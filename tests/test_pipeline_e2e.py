@@ -20,33 +20,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import signatures
+from components import parsing, signatures
 from components.conversion import read_manifest
-from components.model import ModelConfig
 from components.pusher import versions
-from components.trainer import TrainingConfig
 from components.transform import UNKNOWN_CLASS
 from pipeline import demo_data, local_run, predict
 from pipeline.pipeline import PipelineSettings
 from tests.conftest import REPO
+from tests.e2e_support import DEMO_CLASSES, SETTINGS, SETTINGS_FLAGS, SMALL
+from tests.test_parsing import BAD_LINES
 
-DEMO_CLASSES = 6
-SMALL = TrainingConfig(
-    batch_size=32, model=ModelConfig(lstm_units=16, lstm_layers=1, learning_rate=5e-3, dropout=0.1)
-)
-SETTINGS = PipelineSettings(train_steps=80, eval_steps=4, accuracy_threshold=0.4, shards=2, training=SMALL)
 REAL_CLASSES = ["cat", "dog", "The Eiffel Tower", "hot air balloon", "zigzag", "snowflake"]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """A first run on 6 demo classes: its outcome and paths."""
-    base = tmp_path_factory.mktemp("e2e")
-    corpus = str(base / "ndjson")
-    demo_data.write_corpus(corpus, per_class=120, classes=DEMO_CLASSES, seed=0)
-    root, serving = str(base / "root"), str(base / "serving")
-    result, _ = local_run.run(corpus, root, serving, SETTINGS)
-    return {"corpus": corpus, "root": root, "serving": serving, "first": result}
 
 
 def test_first_run_blesses_and_pushes_a_servable_model(demo):
@@ -103,19 +87,16 @@ def test_a_model_below_the_threshold_is_not_pushed(demo):
 
 
 def test_the_cli_prints_the_outcome_and_a_busy_root_is_refused(demo):
-    strict = ["--accuracy-threshold", "1.0", "--train-steps", "80", "--eval-steps", "4", "--shards", "2"]
-    small = ["--batch-size", "32", "--lstm-units", "16", "--lstm-layers", "1", "--learning-rate", "0.005"]
     command = [sys.executable, "-m", "pipeline.cli", "run", "--input", demo["corpus"]]
     command += [
         "--pipeline-root",
         demo["root"],
         "--serving-dir",
         demo["serving"],
-        *strict,
-        *small,
-        "--dropout",
-        "0.1",
+        "--accuracy-threshold",
+        "1.0",
     ]
+    command += SETTINGS_FLAGS
     with local_run.exclusive(demo["root"]):
         busy = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert busy.returncode == 2 and "another `quickdraw run`" in busy.stderr
@@ -123,12 +104,6 @@ def test_the_cli_prints_the_outcome_and_a_busy_root_is_refused(demo):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Model not blessed: accuracy" in done.stdout and "< threshold 1.0000; not pushed." in done.stdout
     assert "reused from cache" in done.stdout and "Trainer" in done.stdout
-
-
-@pytest.fixture(scope="module")
-def served(demo):
-    """The pushed SavedModel, loaded once (loading takes seconds)."""
-    return tf.saved_model.load(predict.resolve_model_dir(demo["serving"]))
 
 
 def _strokes(line: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,3 +218,31 @@ def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
     names = [n.decode() for n in tf.saved_model.load(result.pushed_to).class_names().numpy()]
     assert sorted(names[:-1]) == sorted(manifest["splits"]["train"]["per_class"])  # the train vocabulary
     assert names[-1] == UNKNOWN_CLASS  # then the bucket of classes never seen in training
+
+
+# Reasons about the labels and metadata: `predict` does not need them, so it still predicts those lines.
+METADATA_REASONS = {
+    parsing.MISSING_WORD,
+    parsing.INVALID_WORD,
+    parsing.MISSING_KEY_ID,
+    parsing.INVALID_KEY_ID,
+    parsing.INVALID_COUNTRYCODE,
+    parsing.INVALID_RECOGNIZED,
+}
+
+
+def test_predict_accounts_for_every_line_of_the_hostile_corpus(demo, tmp_path):
+    """The conversion's hostile lines through `predict`: each is predicted or skipped with the conversion's reason."""
+    path = tmp_path / "hostile.ndjson"
+    lines = [text for text, _ in BAD_LINES.values()]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    out, err = _Buffer(), _Buffer()
+    counts = predict.predict_files(demo["serving"], [str(path)], out=out, errors=err)
+    expected_skips = {
+        f"{path}:{number}: skipped: {reason}"
+        for number, (_, reason) in enumerate(BAD_LINES.values(), start=1)
+        if reason not in METADATA_REASONS
+    }
+    assert set(err.text.splitlines()) == expected_skips
+    assert counts["skipped"] == len(expected_skips)
+    assert counts["predicted"] + counts["skipped"] == len(lines)
