@@ -266,6 +266,10 @@ def _run_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(
         f"Finished in {seconds:.0f} s" + (f"; reused from cache: {', '.join(reused)}" if reused else "") + "."
     )
+    print(
+        f"Report: quickdraw report --pipeline-root {args.pipeline_root} --run {result.run_id} "
+        "--output report.html  (the evaluation as one HTML page)"
+    )
     return 0
 
 

@@ -104,6 +104,7 @@ def test_the_cli_prints_the_outcome_and_a_busy_root_is_refused(demo):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Model not blessed: accuracy" in done.stdout and "< threshold 1.0000; not pushed." in done.stdout
     assert "reused from cache" in done.stdout and "Trainer" in done.stdout
+    assert f"Report: quickdraw report --pipeline-root {demo['root']} --run " in done.stdout
 
 
 def _strokes(line: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
