@@ -175,14 +175,14 @@ def ink_svg(ink: np.ndarray, size: int = 96) -> str:
     )
 
 
-def _misclassified(examples_uri: str, model_dir: str, limit: int) -> tuple[list[Misclassified], int]:
+def _misclassified(examples_uri: str, model, limit: int) -> tuple[list[Misclassified], int]:
     """Runs the model over eval drawings (up to SCAN_LIMIT) and keeps the first ``limit`` it gets wrong."""
     import tensorflow as tf
 
     files = sorted(glob.glob(os.path.join(examples_uri, "Split-eval", "*")))
-    if not files or not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
+    if not files:
         return [], 0
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    serve = model.signatures["serving_default"]
     spec = {
         F.INK: tf.io.VarLenFeature(tf.float32),
         F.WORD: tf.io.FixedLenFeature([], tf.string),
@@ -234,12 +234,13 @@ def build(
         and "doubleValue" in overall.get(k + "_diff", {})
     }
     model_dir = os.path.join(nodes["Trainer"].uri("model"), "Format-Serving")
-    names = [n.decode() for n in tf.saved_model.load(model_dir).class_names().numpy()]
+    model = tf.saved_model.load(model_dir)  # loaded once: class names here, predictions in _misclassified
+    names = [n.decode() for n in model.class_names().numpy()]
     per_class = sorted(_slices(result, F.WORD), key=lambda r: (r.accuracy, -r.count, r.name))
     by_country = sorted(_slices(result, F.COUNTRYCODE), key=lambda r: (-r.count, r.name))
     by_recognized = sorted(_slices(result, F.RECOGNIZED), key=lambda r: r.name)
     examples = nodes["QuickDrawExampleGen"]
-    misclassified, scanned = _misclassified(examples.uri("examples"), model_dir, MAX_MISCLASSIFIED)
+    misclassified, scanned = _misclassified(examples.uri("examples"), model, MAX_MISCLASSIFIED)
     trainer = nodes["Trainer"].execution.custom_properties
     provenance = {
         "pipeline": pipeline_name,
