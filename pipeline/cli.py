@@ -53,6 +53,15 @@ def _add_convert(subparsers) -> None:
     )
     p.add_argument("--input", required=True, help="directory (reads *.ndjson), glob or file; local or gs://")
     p.add_argument("--output", required=True, help="output directory; local or any Beam filesystem")
+    _add_conversion_flags(p)
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an output directory holding another conversion"
+    )
+    p.set_defaults(run=_run_convert)
+
+
+def _add_conversion_flags(p: argparse.ArgumentParser) -> None:
+    """The flags `convert`, `run` and `kubeflow compile` share: they map onto ConversionConfig."""
     p.add_argument("--eval-fraction", type=_fraction, default=configs.EVAL_FRACTION)
     p.add_argument("--shards", type=_positive_int, default=configs.SHARDS, help="shards per split")
     p.add_argument("--salt", default=configs.SALT, help="salt of the split/shard hash")
@@ -69,17 +78,12 @@ def _add_convert(subparsers) -> None:
         default=configs.MAX_POINTS,
         help="reject drawings with more points (default %(default)s)",
     )
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace an output directory holding another conversion"
-    )
-    p.set_defaults(run=_run_convert)
 
 
-def _run_convert(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from components import conversion
-    from pipeline import convert
+def _conversion_config(args: argparse.Namespace):
+    from components.conversion import ConversionConfig
 
-    config = conversion.ConversionConfig(
+    return ConversionConfig(
         eval_fraction=args.eval_fraction,
         shards=args.shards,
         salt=args.salt,
@@ -88,6 +92,12 @@ def _run_convert(args: argparse.Namespace, beam_args: list[str]) -> int:
         recognized_only=args.recognized_only,
         max_points=args.max_points,
     )
+
+
+def _run_convert(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipeline import convert
+
+    config = _conversion_config(args)
     manifest, seconds = convert.timed_conversion(
         args.input, args.output, config, beam_args, overwrite=args.overwrite
     )
@@ -206,13 +216,7 @@ def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
         default=configs.MAX_ACCURACY_DROP,
         help="... and at most this much below the latest blessed model (default %(default)s)",
     )
-    p.add_argument("--eval-fraction", type=_fraction, default=configs.EVAL_FRACTION)
-    p.add_argument("--shards", type=_positive_int, default=configs.SHARDS, help="shards per split")
-    p.add_argument("--salt", default=configs.SALT, help="salt of the split/shard hash")
-    p.add_argument("--train-per-class", type=_non_negative_int, help="cap train drawings per class")
-    p.add_argument("--eval-per-class", type=_non_negative_int, help="cap eval drawings per class")
-    p.add_argument("--recognized-only", action="store_true", help="keep only drawings the game recognised")
-    p.add_argument("--max-points", type=_positive_int, default=configs.MAX_POINTS)
+    _add_conversion_flags(p)
 
 
 def _dropout(text: str) -> float:
@@ -239,13 +243,7 @@ def settings_from_args(args: argparse.Namespace):
         eval_steps=args.eval_steps,
         accuracy_threshold=args.accuracy_threshold,
         max_accuracy_drop=args.max_accuracy_drop,
-        eval_fraction=args.eval_fraction,
-        shards=args.shards,
-        salt=args.salt,
-        train_per_class=args.train_per_class,
-        eval_per_class=args.eval_per_class,
-        recognized_only=args.recognized_only,
-        max_points=args.max_points,
+        conversion=_conversion_config(args),
         training=TrainingConfig(batch_size=args.batch_size, max_points=args.max_points, model=model),
     )
 

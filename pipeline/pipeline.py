@@ -23,6 +23,7 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base.base_component import BaseComponent
 
 from components import evaluation
+from components.conversion import ConversionConfig
 from components.example_gen import QuickDrawExampleGen
 from components.pusher import VersionedPusher
 from components.trainer import TrainingConfig
@@ -42,13 +43,7 @@ class PipelineSettings:
     eval_steps: int = configs.EVAL_STEPS
     accuracy_threshold: float = configs.ACCURACY_THRESHOLD
     max_accuracy_drop: float = configs.MAX_ACCURACY_DROP
-    eval_fraction: float = configs.EVAL_FRACTION
-    shards: int = configs.SHARDS
-    salt: str = configs.SALT
-    train_per_class: int | None = None
-    eval_per_class: int | None = None
-    recognized_only: bool = False
-    max_points: int = configs.MAX_POINTS
+    conversion: ConversionConfig = ConversionConfig()  # the ExampleGen's parameters, as `quickdraw convert`'s
     training: TrainingConfig = TrainingConfig()
 
 
@@ -110,13 +105,7 @@ def create_pipeline(
     code = code_fingerprint()
     example_gen = QuickDrawExampleGen(
         input_pattern=input_pattern,
-        eval_fraction=settings.eval_fraction,
-        shards=settings.shards,
-        salt=settings.salt,
-        train_per_class=settings.train_per_class,
-        eval_per_class=settings.eval_per_class,
-        recognized_only=settings.recognized_only,
-        max_points=settings.max_points,
+        **dataclasses.asdict(settings.conversion),
         code_fingerprint=code,
         input_fingerprint=input_fingerprint,
     ).with_id("QuickDrawExampleGen")
@@ -141,7 +130,7 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(num_steps=settings.eval_steps),
         custom_config={
             **settings.training.to_custom_config(),
-            "max_points": settings.max_points,
+            "max_points": settings.conversion.max_points,  # what `predict_strokes` accepts
             CODE_FINGERPRINT: code,
         },
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.conversion import ConversionConfig
 from components.model import ModelConfig
 from components.trainer import TrainingConfig
 from pipeline.pipeline import PipelineSettings
@@ -16,7 +17,13 @@ DEMO_CLASSES = 6
 SMALL = TrainingConfig(
     batch_size=32, model=ModelConfig(lstm_units=16, lstm_layers=1, learning_rate=5e-3, dropout=0.1)
 )
-SETTINGS = PipelineSettings(train_steps=80, eval_steps=4, accuracy_threshold=0.4, shards=2, training=SMALL)
+SETTINGS = PipelineSettings(
+    train_steps=80,
+    eval_steps=4,
+    accuracy_threshold=0.4,
+    conversion=ConversionConfig(shards=2),
+    training=SMALL,
+)
 # The same settings as `quickdraw run` flags.
 SETTINGS_FLAGS = [
     "--train-steps", "80", "--eval-steps", "4", "--shards", "2", "--batch-size", "32", "--lstm-units", "16",

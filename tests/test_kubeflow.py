@@ -16,6 +16,7 @@ from apache_beam.options.pipeline_options import (
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from components.conversion import ConversionConfig
 from components.model import ModelConfig
 from components.trainer import TrainingConfig
 from kubeflow import kubeflow_v2_runner as kfp_runner
@@ -35,7 +36,7 @@ def compiled(tmp_path_factory):
         train_steps=777,
         eval_steps=33,
         accuracy_threshold=0.65,
-        eval_per_class=100,
+        conversion=ConversionConfig(eval_per_class=100),
         training=TrainingConfig(batch_size=256, model=ModelConfig(lstm_units=64)),
     )
     beam_args = kfp_runner.dataflow_args(

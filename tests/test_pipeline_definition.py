@@ -9,6 +9,7 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from components import evaluation
+from components.conversion import ConversionConfig
 from components.model import ModelConfig
 from components.trainer import TrainingConfig
 from pipeline import pipeline as P
@@ -44,8 +45,7 @@ def test_settings_reach_the_components(tmp_path):
     settings = P.PipelineSettings(
         train_steps=7,
         eval_steps=3,
-        train_per_class=11,
-        salt="pepper",
+        conversion=ConversionConfig(train_per_class=11, salt="pepper"),
         training=TrainingConfig(batch_size=5, model=ModelConfig(lstm_units=9)),
     )
     nodes = _components(P.create_pipeline("t", str(tmp_path), "in", "out", settings, input_fingerprint="abc"))

@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 
 from components import parsing, signatures
-from components.conversion import read_manifest
+from components.conversion import ConversionConfig, read_manifest
 from components.pusher import versions
 from components.transform import UNKNOWN_CLASS
 from pipeline import demo_data, local_run, predict
@@ -209,7 +209,11 @@ def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
     for name in REAL_CLASSES:
         shutil.copy(os.path.join(real_dir, f"{name}.ndjson"), corpus)
     settings = PipelineSettings(
-        train_steps=30, eval_steps=2, accuracy_threshold=0.0, eval_fraction=0.2, training=SMALL
+        train_steps=30,
+        eval_steps=2,
+        accuracy_threshold=0.0,
+        conversion=ConversionConfig(eval_fraction=0.2),
+        training=SMALL,
     )
     result, _ = local_run.run(str(corpus), str(tmp_path / "root"), str(tmp_path / "serving"), settings)
     manifest = read_manifest(result.nodes["QuickDrawExampleGen"].uri("examples"))
