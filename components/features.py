@@ -1,6 +1,8 @@
-"""Feature names and the tf.Example layout of a converted drawing.
+"""The feature contract both halves share: the stored ``tf.Example`` and the model's inputs.
 
-Kept compatible with the seed tutorial's ``train_model.py`` input_fn, which reads
+The conversion writes the stored features; the Transform turns ``ink`` and ``word``
+into the transformed ones at the bottom, which the model, the signatures and the
+evaluation read. Names are declared here once. Stored features are kept compatible with the seed tutorial's ``train_model.py`` input_fn, which reads
 ``ink`` (VarLen float), ``shape`` (FixedLen [2] int64) and ``class_index``
 (FixedLen [1] int64).
 """
@@ -17,6 +19,11 @@ INT_FEATURES = (SHAPE, CLASS_INDEX, RECOGNIZED)
 BYTES_FEATURES = (WORD, KEY_ID, COUNTRYCODE)
 FLOAT_FEATURES = (INK,)
 ALL_FEATURES = (INK, SHAPE, CLASS_INDEX, WORD, KEY_ID, COUNTRYCODE, RECOGNIZED)
+
+# Transformed features (the Transform's outputs; the model's inputs and label)
+# INK again: float32 [batch, time, 3], right-padded with zeros
+LENGTH = "length"  # int64 [batch]: points per drawing
+LABEL = "label"  # int64 [batch]: index of `word` in the train vocabulary
 
 
 def seed_parse_spec():

@@ -1,94 +1,18 @@
-"""Compile the pipeline for Kubeflow Pipelines v2 / Vertex AI Pipelines (``quickdraw kubeflow compile``).
+"""Compile the pipeline for Kubeflow Pipelines v2 / Vertex AI, as a script (the TFX templates' layout).
 
-The *same* ``create_pipeline(...)`` as ``quickdraw run``, compiled by TFX's
-``KubeflowV2DagRunner`` into a pipeline JSON. Compiling is offline: no cloud
-access and no credentials. (TFX touches ``pipeline_root`` while compiling only to
-upload the wheels of ``module_file`` user code; this pipeline references its code
-by import path from the image, so nothing is uploaded and a ``gs://`` root is fine.)
+    python kubeflow/kubeflow_v2_runner.py --pipeline-root gs://… --input gs://…/*.ndjson \\
+        --serving-dir gs://… --image IMAGE --output pipeline.json [--beam-runner DataflowRunner …]
 
-Every component runs in ``--image`` (see ``kubeflow/Dockerfile``). With
-``--beam-runner DataflowRunner`` the Beam-powered components (ExampleGen,
-StatisticsGen, Transform, Evaluator) run on Dataflow, whose workers use the same
-image (``--sdk_container_image``), so ``components/`` is importable there too.
-Dataflow's required options are checked before anything is written.
+The same as ``quickdraw kubeflow compile`` (``pipeline.kubeflow_v2`` holds the code). This
+folder is deployment material, not an installed package: ``kubeflow`` is the import
+name of the Kubeflow SDK, and this project must install beside it without shadowing it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+import sys
 
-from pipeline.pipeline import PipelineSettings
+from pipeline.cli import main
 
-DATAFLOW = "DataflowRunner"
-REQUIRED_DATAFLOW = ("project", "region", "temp_location")
-
-
-class CompileError(ValueError):
-    """A compile request that would not run: said before anything is written or submitted."""
-
-
-def dataflow_args(
-    project: str | None,
-    region: str | None,
-    temp_location: str | None,
-    image: str,
-    machine_type: str | None = None,
-    max_num_workers: int | None = None,
-    extra: Sequence[str] = (),
-) -> list[str]:
-    """Beam options for the Beam-powered components on Dataflow, validated with Beam's own parser."""
-    from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, WorkerOptions
-
-    args = [f"--runner={DATAFLOW}"]
-    for name, value in (("project", project), ("region", region), ("temp_location", temp_location)):
-        if value:
-            args.append(f"--{name}={value}")
-    args += [f"--sdk_container_image={image}", "--experiments=use_runner_v2"]
-    if machine_type:
-        args.append(f"--machine_type={machine_type}")
-    if max_num_workers:
-        args.append(f"--max_num_workers={max_num_workers}")
-    args += list(extra)
-    options = PipelineOptions(args)
-    cloud = options.view_as(GoogleCloudOptions)
-    missing = [name for name in REQUIRED_DATAFLOW if not getattr(cloud, name)]
-    if missing:
-        flags = ", ".join("--" + name.replace("_", "-") for name in missing)
-        raise CompileError(f"--beam-runner {DATAFLOW} needs {flags}")
-    if not cloud.temp_location.startswith("gs://"):
-        raise CompileError(f"--temp-location must be a gs:// path for Dataflow, got {cloud.temp_location!r}")
-    workers = options.view_as(WorkerOptions)
-    if workers.max_num_workers is not None and workers.max_num_workers < 1:
-        raise CompileError("--max-num-workers must be >= 1")
-    return args
-
-
-def compile_pipeline(
-    output: str,
-    pipeline_root: str,
-    input_pattern: str,
-    serving_dir: str,
-    image: str,
-    settings: PipelineSettings = PipelineSettings(),
-    beam_args: Sequence[str] = (),
-    pipeline_name: str | None = None,
-) -> dict:
-    """Writes the pipeline JSON to ``output`` and returns it as a dict."""
-    from tfx import v1 as tfx
-
-    from pipeline import configs
-    from pipeline.pipeline import create_pipeline
-
-    if not image:
-        raise CompileError("--image is required: every component runs in it")
-    name = pipeline_name or configs.PIPELINE_NAME
-    pipeline = create_pipeline(
-        name, pipeline_root, input_pattern, serving_dir, settings, beam_pipeline_args=list(beam_args)
-    )
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
-        output_dir=os.path.dirname(os.path.abspath(output)),
-        output_filename=os.path.basename(output),
-    )
-    return runner.run(pipeline)
+if __name__ == "__main__":
+    sys.exit(main(["kubeflow", "compile", *sys.argv[1:]]))

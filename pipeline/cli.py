@@ -1,44 +1,90 @@
-"""The ``quickdraw`` command line.
+"""The ``quickdraw`` command line: argument parsing and dispatch, nothing else.
 
-Sub-commands: ``convert`` (NDJSON → TFRecord shards), ``demo-data`` (the offline
-demo corpus), ``download`` (the official per-class files). As in Beam's own
-examples, flags that ``convert`` does not know are handed to Beam as pipeline
-options (``--runner=DataflowRunner --project=...``, ``--direct_num_workers=2``).
+Sub-commands: ``convert`` (NDJSON → TFRecord shards), ``run`` (the TFX pipeline
+locally), ``predict`` (a pushed model on NDJSON files), ``report`` (a run's
+evaluation as HTML), ``kubeflow compile`` (the pipeline for KFP v2 / Vertex),
+``demo-data`` (the offline demo corpus) and ``download`` (the official files).
+As in Beam's own examples, flags that ``convert``, ``run`` and ``kubeflow compile``
+do not know are handed to Beam as pipeline options.
+
+The settings' flags are derived from the config dataclasses' declarations
+(``components.settings``): a setting's name, default, bounds and help are written
+once, beside the code it steers. Errors a user can fix (``UserError``) print one
+line and exit with 2; anything else is a bug and keeps its traceback. Heavy
+imports happen inside the sub-commands, so ``quickdraw --help`` is instant.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from pipeline import configs
+from components import settings
+from components.conversion.config import ConversionConfig
+from components.errors import UserError
+from components.training.config import ModelConfig, TrainingConfig
+from pipeline import console
+from pipeline.configs import PIPELINE_NAME, PipelineSettings
 
 BEAM_COMMANDS = ("convert", "run", "kubeflow")  # the sub-commands that pass unknown --flags on to Beam
+T = TypeVar("T")
+
+
+def _checked(kind: type, check: settings.Check | None) -> Callable[[str], Any]:
+    """An argparse ``type``: parse as ``kind``, then apply the setting's bounds."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = tuple(int(v) for v in text.split(",")) if kind is tuple else kind(text)
+        except ValueError:
+            expected = "comma-separated integers" if kind is tuple else f"a {kind.__name__}"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        why = check(value) if check else None
+        if why:
+            raise argparse.ArgumentTypeError(why)
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _flagged(cls: type) -> list:
+    return [f for f in settings.fields(cls) if f.metadata.get("flag")]
+
+
+def add_config_flags(p: argparse.ArgumentParser, cls: type, title: str | None = None) -> None:
+    """One flag per declared setting of ``cls``: name, default, bounds and help from its field."""
+    if title:
+        p = p.add_argument_group(title)  # type: ignore[assignment]
+    types = settings.field_types(cls)
+    for f in _flagged(cls):
+        kind = settings.base_type(types[f.name])
+        help_text = f.metadata["help"]
+        if kind is bool:
+            p.add_argument(settings.flag_name(f.name), action="store_true", help=help_text)
+            continue
+        default = ",".join(map(str, f.default)) if kind is tuple else f.default
+        p.add_argument(
+            settings.flag_name(f.name),
+            type=_checked(kind, f.metadata.get("check")),
+            default=f.default,
+            help=help_text + ("" if default is None else f" (default {default})"),
+        )
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, **nested: Any) -> T:
+    return settings.from_dict(cls, {f.name: getattr(args, f.name) for f in _flagged(cls)} | nested)
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+    return _checked(int, settings.at_least(1))(text)
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return value
+    return _checked(int, settings.at_least(0))(text)
 
 
 def _add_convert(subparsers) -> None:
@@ -53,51 +99,17 @@ def _add_convert(subparsers) -> None:
     )
     p.add_argument("--input", required=True, help="directory (reads *.ndjson), glob or file; local or gs://")
     p.add_argument("--output", required=True, help="output directory; local or any Beam filesystem")
-    _add_conversion_flags(p)
+    add_config_flags(p, ConversionConfig)
     p.add_argument(
         "--overwrite", action="store_true", help="replace an output directory holding another conversion"
     )
     p.set_defaults(run=_run_convert)
 
 
-def _add_conversion_flags(p: argparse.ArgumentParser) -> None:
-    """The flags `convert`, `run` and `kubeflow compile` share: they map onto ConversionConfig."""
-    p.add_argument("--eval-fraction", type=_fraction, default=configs.EVAL_FRACTION)
-    p.add_argument("--shards", type=_positive_int, default=configs.SHARDS, help="shards per split")
-    p.add_argument("--salt", default=configs.SALT, help="salt of the split/shard hash")
-    p.add_argument(
-        "--train-per-class",
-        type=_non_negative_int,
-        help="keep at most N train drawings per class (smallest hash: a uniform sample); default all",
-    )
-    p.add_argument("--eval-per-class", type=_non_negative_int, help="the same cap for eval")
-    p.add_argument("--recognized-only", action="store_true", help="keep only drawings the game recognised")
-    p.add_argument(
-        "--max-points",
-        type=_positive_int,
-        default=configs.MAX_POINTS,
-        help="reject drawings with more points (default %(default)s)",
-    )
-
-
-def _conversion_config(args: argparse.Namespace):
-    from components.conversion import ConversionConfig
-
-    return ConversionConfig(
-        eval_fraction=args.eval_fraction,
-        shards=args.shards,
-        salt=args.salt,
-        train_per_class=args.train_per_class,
-        eval_per_class=args.eval_per_class,
-        recognized_only=args.recognized_only,
-        max_points=args.max_points,
-    )
-
-
 def _run_convert(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline import convert
 
-    config = _conversion_config(args)
+    config = config_from_args(ConversionConfig, args)
     manifest, seconds = convert.timed_conversion(
         args.input, args.output, config, beam_args, overwrite=args.overwrite
     )
@@ -106,7 +118,7 @@ def _run_convert(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _add_demo_data(subparsers) -> None:
-    from pipeline import demo_data
+    from pipeline.tools import demo_data
 
     p = subparsers.add_parser(
         "demo-data",
@@ -114,7 +126,7 @@ def _add_demo_data(subparsers) -> None:
     )
     p.add_argument("--output", required=True, help="directory for <class>.ndjson files")
     p.add_argument(
-        "--per-class", type=_positive_int, default=configs.DEMO_PER_CLASS, help="drawings per class"
+        "--per-class", type=_positive_int, default=demo_data.DEFAULT_PER_CLASS, help="drawings per class"
     )
     p.add_argument(
         "--classes",
@@ -122,12 +134,12 @@ def _add_demo_data(subparsers) -> None:
         default=len(demo_data.SHAPES),
         help=f"number of shape classes, at most {len(demo_data.SHAPES)}",
     )
-    p.add_argument("--seed", type=_non_negative_int, default=configs.DEMO_SEED, help="same seed, same bytes")
+    p.add_argument("--seed", type=_non_negative_int, default=demo_data.DEFAULT_SEED, help="same seed, same bytes")
     p.set_defaults(run=_run_demo_data)
 
 
 def _run_demo_data(args: argparse.Namespace, extra: list[str]) -> int:
-    from pipeline import demo_data
+    from pipeline.tools import demo_data
 
     paths, seconds = demo_data.write_corpus(args.output, args.per_class, args.classes, args.seed)
     total = args.per_class * len(paths)
@@ -139,7 +151,7 @@ def _run_demo_data(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _add_download(subparsers) -> None:
-    from pipeline import download
+    from pipeline.tools import download
 
     p = subparsers.add_parser(
         "download", help="fetch the official per-class NDJSON files (resumable, verified, parallel)"
@@ -156,7 +168,7 @@ def _add_download(subparsers) -> None:
 
 
 def _run_download(args: argparse.Namespace, extra: list[str]) -> int:
-    from pipeline import download
+    from pipeline.tools import download
 
     names = download.ALL_CLASSES if args.all else download.parse_categories(args.categories)
     results = download.download_all(
@@ -194,57 +206,21 @@ def _add_run(subparsers) -> None:
 
 
 def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
-    """The flags `run` and `kubeflow compile` share: they map onto PipelineSettings."""
-    p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
-    p.add_argument("--train-steps", type=_positive_int, default=configs.TRAIN_STEPS)
-    p.add_argument("--eval-steps", type=_positive_int, default=configs.EVAL_STEPS)
-    p.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="per device")
-    p.add_argument("--learning-rate", type=float, default=configs.LEARNING_RATE)
-    p.add_argument("--lstm-units", type=_positive_int, default=configs.LSTM_UNITS)
-    p.add_argument("--lstm-layers", type=_positive_int, default=configs.LSTM_LAYERS)
-    p.add_argument("--dropout", type=_dropout, default=configs.DROPOUT)
-    p.add_argument("--batch-norm", action="store_true", help="batch norm before each convolution")
-    p.add_argument(
-        "--accuracy-threshold",
-        type=_fraction,
-        default=configs.ACCURACY_THRESHOLD,
-        help="bless only models with at least this eval accuracy (default %(default)s)",
-    )
-    p.add_argument(
-        "--max-accuracy-drop",
-        type=_fraction,
-        default=configs.MAX_ACCURACY_DROP,
-        help="... and at most this much below the latest blessed model (default %(default)s)",
-    )
-    _add_conversion_flags(p)
+    """The flags `run` and `kubeflow compile` share: every declared setting of PipelineSettings."""
+    p.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    add_config_flags(p, PipelineSettings, "pipeline")
+    add_config_flags(p, ConversionConfig, "conversion (the ExampleGen, as `quickdraw convert`)")
+    add_config_flags(p, TrainingConfig, "training (the Trainer)")
+    add_config_flags(p, ModelConfig, "model (the tutorial's architecture by default)")
 
 
-def _dropout(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
-
-
-def settings_from_args(args: argparse.Namespace):
-    from components.model import ModelConfig
-    from components.trainer import TrainingConfig
-    from pipeline.pipeline import PipelineSettings
-
-    model = ModelConfig(
-        learning_rate=args.learning_rate,
-        lstm_units=args.lstm_units,
-        lstm_layers=args.lstm_layers,
-        dropout=args.dropout,
-        batch_norm=args.batch_norm,
-    )
-    return PipelineSettings(
-        train_steps=args.train_steps,
-        eval_steps=args.eval_steps,
-        accuracy_threshold=args.accuracy_threshold,
-        max_accuracy_drop=args.max_accuracy_drop,
-        conversion=_conversion_config(args),
-        training=TrainingConfig(batch_size=args.batch_size, max_points=args.max_points, model=model),
+def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
+    model = config_from_args(ModelConfig, args)
+    return config_from_args(
+        PipelineSettings,
+        args,
+        conversion=config_from_args(ConversionConfig, args),
+        training=config_from_args(TrainingConfig, args, model=model),
     )
 
 
@@ -282,8 +258,13 @@ def _add_predict(subparsers) -> None:
         ),
     )
     p.add_argument("--model", required=True, help="a SavedModel (version) directory, or a serving directory")
-    p.add_argument("--top-k", type=_positive_int, default=configs.TOP_K)
-    p.add_argument("--max-points", type=_positive_int, default=configs.MAX_POINTS)
+    p.add_argument("--top-k", type=_positive_int, default=TrainingConfig().top_k)
+    p.add_argument(
+        "--max-points",
+        type=_positive_int,
+        default=ConversionConfig().max_points,
+        help="skip drawings with more points (default %(default)s, the conversion's)",
+    )
     p.add_argument("files", nargs="+", metavar="FILE.ndjson")
     p.set_defaults(run=_run_predict)
 
@@ -328,7 +309,7 @@ def _add_kubeflow(subparsers) -> None:
 
 
 def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from kubeflow import kubeflow_v2_runner as kfp_runner
+    from pipeline import kubeflow_v2 as kfp_runner
 
     if args.beam_runner == kfp_runner.DATAFLOW:
         beam_args = kfp_runner.dataflow_args(
@@ -341,7 +322,7 @@ def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int
             beam_args,
         )
     elif args.project or args.region or args.temp_location or args.machine_type or args.max_num_workers:
-        raise ValueError(
+        raise kfp_runner.CompileError(
             "--project/--region/--temp-location/--machine-type/--max-num-workers need --beam-runner DataflowRunner"
         )
     kfp_runner.compile_pipeline(
@@ -368,16 +349,16 @@ def _add_report(subparsers) -> None:
     )
     p.add_argument("--pipeline-root", required=True)
     p.add_argument("--run", dest="run_id", help="pipeline run id (default: the latest run with an Evaluator)")
-    p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    p.add_argument("--pipeline-name", default=PIPELINE_NAME)
     p.add_argument("--output", required=True, help="the .html file to write")
     p.set_defaults(run=_run_report)
 
 
 def _run_report(args: argparse.Namespace, extra: list[str]) -> int:
-    from pipeline import report
+    from pipeline.report import collect, render
 
-    built = report.build(args.pipeline_root, args.run_id, args.pipeline_name)
-    report.write(built, args.output)
+    built = collect.build(args.pipeline_root, args.run_id, args.pipeline_name)
+    render.write(built, args.output)
     print(built.text_summary())
     print(f"Report: {os.path.abspath(args.output)}")
     return 0
@@ -399,43 +380,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _ProgressFilter(logging.Filter):
-    """Of absl's INFO lines, only those that say how a run progresses."""
-
-    SHOWN = ("Component ", "A cached execution", "Training:")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return record.levelno >= logging.WARNING or (
-            message.startswith(self.SHOWN) and not message.startswith("Component launcher")
-        )
-
-
-class _NoiseFilter(logging.Filter):
-    """Warnings that are known to be harmless here and only bury the output."""
-
-    NOISE = (
-        "ArtifactQuery.property_predicate is not supported",  # TFX resolver internals
-        "Tables initialized inside a tf.function",  # the transform layer's vocabulary table
-        "SavedModel saved prior to TF 2.5",  # TFMA probing our SavedModel as a Keras model
-        "is deprecated and will be removed",  # API deprecations inside TFX/TFMA/TF
-    )
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not any(noise in record.getMessage() for noise in self.NOISE)
-
-
-def _show_progress_only() -> None:
-    from absl import logging as absl_logging
-
-    # Through absl's verbosity flag, not Logger.setLevel: absl re-applies the flag's value to
-    # its logger whenever flags are parsed again, which happens during a pipeline run.
-    absl_logging.set_verbosity(absl_logging.INFO)
-    logging.getLogger("absl").addFilter(_ProgressFilter())
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_NoiseFilter())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -444,33 +388,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     stray = [a for a in extra if not a.startswith("-")]
     if stray:
         parser.error(f"unexpected arguments: {' '.join(stray)} (Beam options are written --name=value)")
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    if not args.verbose:
-        # The local runner re-logs every worker warning as one long proto dump.
-        logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
-        _show_progress_only()
-    # TensorFlow's C++ start-up chatter (CUDA plugins, CPU features) is noise to a CLI user.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.verbose else "3")
-    # google-api-core warns on import that Python 3.10 is past its support window (TFX 1.16 needs
-    # 3.10), in this process and in every Beam worker process, which inherit the environment.
-    quiet = "ignore:You are using a non-supported Python version:FutureWarning"
-    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
-    warnings.filterwarnings("ignore", message=".*non-supported Python version", category=FutureWarning)
+    console.configure(args.verbose)
     try:
         return args.run(args, extra)
-    except Exception as error:
-        from pipeline.convert import ConversionError
-        from pipeline.local_run import PipelineRootBusy
-
-        user_errors = (ConversionError, ValueError, FileNotFoundError, PipelineRootBusy)
-        if isinstance(error, user_errors) and not args.verbose:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        raise
+    except UserError as error:
+        if args.verbose:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

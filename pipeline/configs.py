@@ -1,43 +1,39 @@
-"""Defaults in one place (the CLI, the Beam job and, later, the TFX pipeline read them here).
+"""Pipeline-level settings: ``PipelineSettings`` and the pipeline's name (light: no TFX import).
 
-Kept free of heavy imports so ``quickdraw --help`` answers at once.
+The component settings are declared beside the code they steer
+(``components.conversion.config.ConversionConfig``,
+``components.training.config.TrainingConfig`` / ``ModelConfig``); ``PipelineSettings``
+gathers them with the few values that belong to the pipeline itself. Settings flow
+one way: the CLI builds a ``PipelineSettings``, ``create_pipeline`` hands each
+component its part, and no component imports this module.
 """
 
-# Conversion (`quickdraw convert`)
-EVAL_FRACTION = 0.1  # share of drawings in the eval split (by hash of key_id)
-SHARDS = 10  # TFRecord files per split, as the tutorial
-SALT = "quickdraw"  # salt of the split/shard hash; change it to draw a different split
-# Real raw drawings run to a few thousand points; 20k is far above them and bounds what one
-# hostile line can cost the trainer (a padded batch is as long as its longest drawing).
-MAX_POINTS = 20_000
-LINES_PER_BATCH = 16_384  # lines parsed per vectorised block
-CHUNK_BYTES = 32 << 20  # input files are split into line-aligned chunks of about this size
-SPILL_RECORDS = 200_000  # encoded drawings a parse worker buffers before spilling them to run files
-PROGRESS_SECONDS = 10.0  # how often each conversion worker (and the trainer) logs its progress
+from __future__ import annotations
 
-# Demo corpus (`quickdraw demo-data`, `make demo`)
-DEMO_PER_CLASS = 500
-DEMO_SEED = 0
+import dataclasses
 
-# Model (the tutorial's architecture and optimiser; components.model.ModelConfig)
-CONV_FILTERS = (48, 64, 96)
-CONV_KERNELS = (5, 5, 3)
-DROPOUT = 0.3
-LSTM_UNITS = 128
-LSTM_LAYERS = 3
-LEARNING_RATE = 1e-4
-CLIP_NORM = 9.0
+from components import settings
+from components.conversion.config import ConversionConfig
+from components.settings import at_least, between, setting
+from components.training.config import TrainingConfig
 
-# Training (the Trainer's custom_config; `quickdraw run` flags)
-BATCH_SIZE = 64  # per device; the tutorial's default 8 starves a GPU
-SHUFFLE_BUFFER = 10_000
-TRAINING_SEED = 0
-TOP_K = 5  # class names the serving signatures return per drawing
-TRAIN_STEPS = 2_000
-EVAL_STEPS = 100
-
-
-# Pipeline (`quickdraw run`)
 PIPELINE_NAME = "quickdraw"
-ACCURACY_THRESHOLD = 0.5  # the Evaluator blesses a model with at least this eval accuracy
-MAX_ACCURACY_DROP = 0.0  # ... and at most this much below the latest blessed model's
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineSettings:
+    """What a user tunes; the `quickdraw run` / `kubeflow compile` flags map onto these."""
+
+    train_steps: int = setting(2_000, "training steps", at_least(1))
+    eval_steps: int = setting(100, "validation steps at the end of training", at_least(1))
+    accuracy_threshold: float = setting(
+        0.5, "bless only models with at least this eval accuracy", between(0.0, 1.0)
+    )
+    max_accuracy_drop: float = setting(
+        0.0, "... and at most this much below the latest blessed model", between(0.0, 1.0)
+    )
+    conversion: ConversionConfig = ConversionConfig()  # the ExampleGen's parameters, as `quickdraw convert`'s
+    training: TrainingConfig = TrainingConfig()
+
+    def __post_init__(self) -> None:
+        settings.validate(self)

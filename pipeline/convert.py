@@ -1,6 +1,6 @@
 """Runs the conversion job: input resolution, output checks, Beam options, summary.
 
-The Beam transforms live in `components.conversion`; this module is the thin
+The Beam transforms live in ``components.conversion``; this module is the thin
 driver around them that a user meets through ``quickdraw convert``.
 """
 
@@ -16,8 +16,10 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from components import conversion
-from components.conversion import ConversionError, read_manifest, resolve_inputs
+from components.conversion.config import ConversionConfig
+from components.conversion.files import ConversionError, resolve_inputs
+from components.conversion.manifest import MANIFEST_FILE, REJECTED_FILE, SPLIT_PREFIX, read_manifest
+from components.conversion.transforms import ConvertQuickDraw
 
 
 def beam_options(beam_args: Sequence[str]) -> PipelineOptions:
@@ -69,7 +71,7 @@ def _delete_leftovers(output_dir: str) -> None:
         FileSystems.delete(stale)
 
 
-def check_output(output_dir: str, config: conversion.ConversionConfig, overwrite: bool) -> None:
+def check_output(output_dir: str, config: ConversionConfig, overwrite: bool) -> None:
     """Refuse to mix two different conversions in one directory.
 
     Re-running the same configuration is allowed (it rewrites the same bytes);
@@ -89,9 +91,7 @@ def check_output(output_dir: str, config: conversion.ConversionConfig, overwrite
     stale = [
         m.path
         for m in FileSystems.match([FileSystems.join(output_dir, "*")])[0].metadata_list
-        if os.path.basename(m.path).startswith(
-            (*conversion.SPLIT_PREFIX.values(), conversion.REJECTED_FILE, conversion.MANIFEST_FILE)
-        )
+        if os.path.basename(m.path).startswith((*SPLIT_PREFIX.values(), REJECTED_FILE, MANIFEST_FILE))
     ]
     if stale:
         FileSystems.delete(stale)
@@ -100,7 +100,7 @@ def check_output(output_dir: str, config: conversion.ConversionConfig, overwrite
 def run_conversion(
     input_spec: str,
     output_dir: str,
-    config: conversion.ConversionConfig,
+    config: ConversionConfig,
     beam_args: Sequence[str] = (),
     overwrite: bool = False,
 ) -> dict:
@@ -111,16 +111,16 @@ def run_conversion(
         FileSystems.mkdirs(output_dir)
     # The manifest, written last, marks a finished conversion: remove the old one so the one
     # read below can only come from this run.
-    manifest_path = FileSystems.join(output_dir, conversion.MANIFEST_FILE)
+    manifest_path = FileSystems.join(output_dir, MANIFEST_FILE)
     if FileSystems.exists(manifest_path):
         FileSystems.delete([manifest_path])
     print(f"convert: {len(files)} input files → {output_dir}", file=sys.stderr, flush=True)
     options = beam_options(beam_args)
     with beam.Pipeline(runner=_runner(options), options=options) as p:
-        _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(files, output_dir, config)
+        _ = p | "ConvertQuickDraw" >> ConvertQuickDraw(files, output_dir, config)
     manifest = read_manifest(output_dir)
     if manifest is None:
-        raise RuntimeError(f"the pipeline finished but wrote no {conversion.MANIFEST_FILE}")
+        raise RuntimeError(f"the pipeline finished but wrote no {MANIFEST_FILE}")
     if not manifest["counts"]["reconciled"]:
         raise RuntimeError(f"line accounting does not add up: {manifest['counts']}")
     return manifest

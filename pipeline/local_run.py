@@ -13,20 +13,21 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from pipeline import configs
+from components.errors import UserError
+from pipeline.configs import PIPELINE_NAME
 
 if TYPE_CHECKING:  # TFX, TFMA and MLMD load in seconds: only when a run starts
+    from pipeline.configs import PipelineSettings
     from pipeline.outcome import Outcome
-    from pipeline.pipeline import PipelineSettings
 
 LOCK_FILE = ".quickdraw-run.lock"
 
 
-class PipelineRootBusy(RuntimeError):
-    pass
+class PipelineRootBusy(UserError):
+    """Another `quickdraw run` holds the pipeline root."""
 
 
 @contextlib.contextmanager
@@ -72,13 +73,17 @@ def run(
     serving_dir: str,
     settings: PipelineSettings | None = None,
     beam_args: Sequence[str] = (),
-    pipeline_name: str = configs.PIPELINE_NAME,
+    pipeline_name: str = PIPELINE_NAME,
+    code_fingerprints: Mapping[str, str] | None = None,
 ) -> tuple[Outcome, float]:
-    """Runs (or resumes) the pipeline; returns its outcome and the seconds it took."""
+    """Runs (or resumes) the pipeline; returns its outcome and the seconds it took.
+    ``code_fingerprints``: see ``create_pipeline`` (default: the installed code's)."""
     from tfx import v1 as tfx
 
+    from pipeline.configs import PipelineSettings
+    from pipeline.fingerprints import input_fingerprint
     from pipeline.outcome import outcome
-    from pipeline.pipeline import PipelineSettings, create_pipeline, input_fingerprint, local_metadata_config
+    from pipeline.pipeline import create_pipeline, local_metadata_config
 
     settings = settings or PipelineSettings()
     if "://" not in pipeline_root:
@@ -98,6 +103,7 @@ def run(
             metadata_connection_config=local_metadata_config(pipeline_root),
             beam_pipeline_args=default_beam_args(beam_args),
             input_fingerprint=input_fingerprint(input_pattern),
+            code_fingerprints=code_fingerprints,
         )
         tfx.orchestration.LocalDagRunner().run(pipeline)
         result = outcome(pipeline_root, pipeline_name)

@@ -12,7 +12,8 @@ import os
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import evaluation
+from components.errors import UserError
+from components.training import evaluation
 
 _DONE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
 _OUTPUTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -23,6 +24,10 @@ METRIC_LABELS = {
     evaluation.LOSS: "loss",
     evaluation.EXAMPLE_COUNT: "eval examples",
 }
+
+
+class RunNotFound(UserError, ValueError):
+    """No pipeline metadata, no such run, or no run that got as far as asked."""
 
 
 @dataclasses.dataclass
@@ -91,17 +96,17 @@ def latest_run(
     runs = store.get_children_contexts_by_context(pipeline.id) if pipeline is not None else []
     runs = [c for c in runs if c.type == "pipeline_run"]
     if not runs:
-        raise ValueError(f"no run of pipeline {pipeline_name!r} recorded in {metadata_path}")
+        raise RunNotFound(f"no run of pipeline {pipeline_name!r} recorded in {metadata_path}")
     if run_id is not None:
         runs = [c for c in runs if c.name == run_id]
         if not runs:
-            raise ValueError(f"no run {run_id!r} of pipeline {pipeline_name!r} in {metadata_path}")
+            raise RunNotFound(f"no run {run_id!r} of pipeline {pipeline_name!r} in {metadata_path}")
     node_contexts = [c for c in store.get_contexts_by_type("node") if c.name.startswith(f"{pipeline_name}.")]
     for run in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True):
         nodes = _finished_nodes(store, run, node_contexts, len(pipeline_name) + 1)
         if with_node is None or with_node in nodes:
             return run.name, nodes
-    raise ValueError(f"no run of pipeline {pipeline_name!r} has a finished {with_node}")
+    raise RunNotFound(f"no run of pipeline {pipeline_name!r} has a finished {with_node}")
 
 
 def _finished_nodes(store, run, node_contexts, prefix_length: int) -> dict[str, NodeRun]:
@@ -145,13 +150,11 @@ def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -
 
     metadata_path = os.path.join(pipeline_root, METADATA_FILE)
     if not os.path.exists(metadata_path):
-        raise FileNotFoundError(
-            f"no pipeline metadata at {metadata_path}: is {pipeline_root} a pipeline root?"
-        )
+        raise RunNotFound(f"no pipeline metadata at {metadata_path}: is {pipeline_root} a pipeline root?")
     run_id, nodes = latest_run(metadata_path, pipeline_name, run_id, with_node="Evaluator")
     evaluator = nodes.get("Evaluator")
     if evaluator is None:
-        raise ValueError(f"run {run_id} has no finished Evaluator")
+        raise RunNotFound(f"run {run_id} has no finished Evaluator")
     evaluation_uri = evaluator.uri("evaluation")
     validation = tfma.load_validation_result(evaluation_uri)
     reasons = [

@@ -6,87 +6,32 @@ Trainer (Conv1D + BiLSTM) → Evaluator (TFMA, thresholds vs the latest blessed
 model) → Pusher (blessed only, atomic, versioned). The same function is compiled
 for Kubeflow/Vertex and run locally by ``quickdraw run`` (LocalDagRunner).
 
-User code is referenced by import path (``components.transform.preprocessing_fn``,
-``components.trainer.run_fn``), not by module file: the package is installed
+User code is referenced by import path (``components.training.transform.preprocessing_fn``,
+``components.training.trainer.run_fn``), not by module file: the package is installed
 wherever the pipeline runs (this venv, or the pipeline image), so nothing has to
-be shipped separately to remote workers.
+be shipped separately to remote workers. Each component that runs our code gets
+the fingerprint of exactly that code as a parameter (``pipeline.fingerprints``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base.base_component import BaseComponent
 
-from components import evaluation
-from components.conversion import ConversionConfig
 from components.example_gen import QuickDrawExampleGen
 from components.pusher import VersionedPusher
-from components.trainer import TrainingConfig
-from pipeline import configs
+from components.training import evaluation
+from components.training.config import CODE_FINGERPRINT_KEY
+from pipeline import fingerprints
+from pipeline.configs import PipelineSettings
 
-PREPROCESSING_FN = "components.transform.preprocessing_fn"
-RUN_FN = "components.trainer.run_fn"
+PREPROCESSING_FN = "components.training.transform.preprocessing_fn"
+RUN_FN = "components.training.trainer.run_fn"
 METADATA_FILE = "metadata.sqlite"
-CODE_FINGERPRINT = "code_fingerprint"  # custom_config key; see code_fingerprint()
-
-
-@dataclasses.dataclass(frozen=True)
-class PipelineSettings:
-    """What a user tunes; `quickdraw run` flags map onto these."""
-
-    train_steps: int = configs.TRAIN_STEPS
-    eval_steps: int = configs.EVAL_STEPS
-    accuracy_threshold: float = configs.ACCURACY_THRESHOLD
-    max_accuracy_drop: float = configs.MAX_ACCURACY_DROP
-    conversion: ConversionConfig = ConversionConfig()  # the ExampleGen's parameters, as `quickdraw convert`'s
-    training: TrainingConfig = TrainingConfig()
-
-
-def code_fingerprint() -> str:
-    """SHA-256 over the sources of the ``components`` package.
-
-    TFX caches a component by its inputs and parameters. User code referenced by import
-    path (not a module file) is not part of that key, so the fingerprint is passed as a
-    parameter: changing the code re-runs the components that use it, instead of reusing
-    outputs that the old code produced.
-    """
-    import components
-
-    root = os.path.dirname(components.__file__)
-    digest = hashlib.sha256()
-    for folder, dirs, files in sorted(os.walk(root)):
-        dirs.sort()
-        for name in sorted(f for f in files if f.endswith(".py")):
-            path = os.path.join(folder, name)
-            digest.update(os.path.relpath(path, root).encode() + b"\0")
-            with open(path, "rb") as f:
-                digest.update(f.read())
-    return digest.hexdigest()[:16]
-
-
-def input_fingerprint(input_pattern: str) -> str:
-    """SHA-256 over the input files' paths, sizes and modification times.
-
-    QuickDrawExampleGen has no upstream artifact, so TFX would cache it on its parameters
-    alone and reuse stale examples after the corpus changed. ``quickdraw run`` computes
-    this at run time and passes it as a parameter (as TFX's own FileBasedExampleGen driver
-    does with its input fingerprint).
-    """
-    from apache_beam.io.filesystems import FileSystems
-
-    from components.conversion import resolve_inputs
-
-    digest = hashlib.sha256()
-    files = resolve_inputs(input_pattern)
-    for result in FileSystems.match(files):
-        for meta in result.metadata_list:
-            digest.update(f"{meta.path}\0{meta.size_in_bytes}\0{meta.last_updated_in_seconds}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 def create_pipeline(
@@ -99,16 +44,19 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
     input_fingerprint: str | None = None,
+    code_fingerprints: Mapping[str, str] | None = None,
 ) -> tfx.dsl.Pipeline:
-    """The pipeline. ``input_fingerprint`` (see ``input_fingerprint()``) makes a changed corpus re-run
-    the ExampleGen; without it the ExampleGen is cached on its parameters."""
-    code = code_fingerprint()
+    """The pipeline. ``input_fingerprint`` (``fingerprints.input_fingerprint``) makes a changed corpus
+    re-run the ExampleGen; without it the ExampleGen is cached on its parameters.
+    ``code_fingerprints``: the per-stage code keys (default: ``fingerprints.stage_fingerprints()`` of
+    the installed code)."""
+    code = dict(code_fingerprints or fingerprints.stage_fingerprints())
     example_gen = QuickDrawExampleGen(
         input_pattern=input_pattern,
-        **dataclasses.asdict(settings.conversion),
-        code_fingerprint=code,
+        config=settings.conversion,
+        code_fingerprint=code[fingerprints.EXAMPLE_GEN],
         input_fingerprint=input_fingerprint,
-    ).with_id("QuickDrawExampleGen")
+    ).with_id(fingerprints.EXAMPLE_GEN)
     examples = example_gen.outputs["examples"]
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
@@ -120,7 +68,7 @@ def create_pipeline(
         # itself, so no transformed copy of the corpus is written.
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=[]),
         materialize=False,
-        custom_config={CODE_FINGERPRINT: code},
+        custom_config={CODE_FINGERPRINT_KEY: code[fingerprints.TRANSFORM]},
     )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
@@ -130,8 +78,7 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(num_steps=settings.eval_steps),
         custom_config={
             **settings.training.to_custom_config(),
-            "max_points": settings.conversion.max_points,  # what `predict_strokes` accepts
-            CODE_FINGERPRINT: code,
+            CODE_FINGERPRINT_KEY: code[fingerprints.TRAINER],
         },
     )
     baseline = tfx.dsl.Resolver(
@@ -152,7 +99,8 @@ def create_pipeline(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
         ),
-    ).with_id("Pusher")
+        custom_config={CODE_FINGERPRINT_KEY: code[fingerprints.PUSHER]},
+    ).with_id(fingerprints.PUSHER)
     components: list[BaseComponent] = [
         example_gen,
         statistics_gen,

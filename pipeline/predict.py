@@ -20,11 +20,18 @@ from typing import IO, Any
 import numpy as np
 
 from components import features as F
-from components import parsing
-from components.ink import batch_ink
-from pipeline import configs
+from components.conversion import parsing
+from components.conversion.config import DEFAULT_MAX_POINTS
+from components.conversion.ink import batch_ink
+from components.errors import UserError
+from components.training.config import TrainingConfig
 
 BATCH = 256
+DEFAULT_TOP_K = TrainingConfig().top_k  # as many as the signatures return by default
+
+
+class ModelNotFound(UserError, FileNotFoundError):
+    """--model names no SavedModel and no serving directory with one."""
 
 
 def resolve_model_dir(path: str) -> str:
@@ -32,13 +39,13 @@ def resolve_model_dir(path: str) -> str:
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return path
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"no model at {path}")
+        raise ModelNotFound(f"no model at {path}")
     versions = sorted((int(n) for n in os.listdir(path) if n.isdigit()), reverse=True)
     for version in versions:
         candidate = os.path.join(path, str(version))
         if os.path.exists(os.path.join(candidate, "saved_model.pb")):
             return candidate
-    raise FileNotFoundError(f"{path} holds neither saved_model.pb nor a numeric version directory with one")
+    raise ModelNotFound(f"{path} holds neither saved_model.pb nor a numeric version directory with one")
 
 
 @dataclasses.dataclass
@@ -133,8 +140,8 @@ class Predictor:
 def predict_files(
     model_dir: str,
     paths: Sequence[str],
-    top_k: int = configs.TOP_K,
-    max_points: int = configs.MAX_POINTS,
+    top_k: int = DEFAULT_TOP_K,
+    max_points: int = DEFAULT_MAX_POINTS,
     out: IO[str] = sys.stdout,
     errors: IO[str] = sys.stderr,
 ) -> dict[str, int]:

@@ -9,6 +9,7 @@ the classes file and ``rejected.jsonl``; its custom properties carry the counts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -17,27 +18,21 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import conversion, splits
-from components.conversion import read_manifest, resolve_inputs
+from components.conversion import splits
+from components.conversion.config import ConversionConfig
+from components.conversion.files import resolve_inputs
+from components.conversion.manifest import MANIFEST_FILE, read_manifest
+from components.conversion.transforms import ConvertQuickDraw
 
 EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
 # Split directories as TFX components expect them; shard names like ExampleGen's own.
 SPLIT_PREFIXES = {split: f"Split-{split}/data_tfrecord" for split in splits.SPLITS}
 
 
-def config_from_properties(exec_properties: dict[str, Any]) -> conversion.ConversionConfig:
+def config_from_properties(exec_properties: dict[str, Any]) -> ConversionConfig:
     """The conversion config from the component's execution parameters (absent: defaults)."""
-    given = {k: v for k, v in exec_properties.items() if v is not None}
-    defaults = conversion.ConversionConfig()
-    return conversion.ConversionConfig(
-        eval_fraction=float(given.get("eval_fraction", defaults.eval_fraction)),
-        shards=int(given.get("shards", defaults.shards)),
-        salt=str(given.get("salt", defaults.salt)),
-        train_per_class=given.get("train_per_class"),
-        eval_per_class=given.get("eval_per_class"),
-        recognized_only=bool(given.get("recognized_only", defaults.recognized_only)),
-        max_points=int(given.get("max_points", defaults.max_points)),
-    )
+    names = {f.name for f in dataclasses.fields(ConversionConfig)}
+    return ConversionConfig.from_json({k: v for k, v in exec_properties.items() if k in names})
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -46,12 +41,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         config = config_from_properties(exec_properties)
         files = resolve_inputs(exec_properties["input_pattern"])
         with self._make_beam_pipeline() as p:
-            _ = p | "ConvertQuickDraw" >> conversion.ConvertQuickDraw(
+            _ = p | "ConvertQuickDraw" >> ConvertQuickDraw(
                 files, examples.uri, config, prefixes=SPLIT_PREFIXES
             )
         manifest = read_manifest(examples.uri)
         if manifest is None:
-            raise RuntimeError(f"the conversion finished but wrote no {conversion.MANIFEST_FILE}")
+            raise RuntimeError(f"the conversion finished but wrote no {MANIFEST_FILE}")
         counts = manifest["counts"]
         if not counts["reconciled"]:
             raise RuntimeError(f"line accounting does not add up: {counts}")

@@ -1,10 +1,10 @@
-"""The conversion job as Beam PTransforms: NDJSON files → deterministic TFRecord shards.
+"""The conversion job as Beam PTransforms (``ConvertQuickDraw``): NDJSON files → deterministic TFRecord shards.
 
 Stages (each element is a batch of drawings, never a single drawing):
 
 1. ``Parse``: split files into line-aligned chunks, read each in blocks of
-   lines, parse/validate them (`components.parsing`), hash each key_id
-   (`components.splits`) and encode the Examples (`components.encoding`).
+   lines, parse/validate them (``parsing``), hash each key_id (``splits``) and
+   encode the Examples (``encoding``).
    Drawings are spilled to "run" files per (split, shard) under the output
    directory; rejections, counts and class names go to side outputs.
 2. Optional per-class caps: each worker keeps the ``k`` drawings with the
@@ -25,16 +25,14 @@ bytes out are the same for any worker count or running mode.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import os
-import pickle
 import posixpath
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -44,140 +42,26 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from components import parsing, splits
-from components.batch import EncodedDrawings
-from components.encoding import encode_tails, finish_examples
-from components.tfrecord import write_records
-from pipeline import configs
-
-READ_BLOCK_BYTES = 1 << 23
-
-SPLIT_PREFIX = {splits.TRAIN: "training.tfrecord", splits.EVAL: "eval.tfrecord"}
-CLASSES_FILE = "training.tfrecord.classes"
-REJECTED_FILE = "rejected.jsonl"
-MANIFEST_FILE = "manifest.json"
-MANIFEST_FORMAT = "quickdraw-pipeline/convert/v1"
-RUNS_DIR_PREFIX = ".tmp-runs-"
+from components.conversion import config as tuning
+from components.conversion import parsing, splits
+from components.conversion.batch import EncodedDrawings
+from components.conversion.config import ConversionConfig
+from components.conversion.encoding import encode_tails, finish_examples
+from components.conversion.files import FileChunk, delete_tree, read_line_blocks, split_file, write_atomically
+from components.conversion.manifest import (
+    CLASSES_FILE,
+    MANIFEST_FILE,
+    REJECTED_FILE,
+    SPLIT_PREFIX,
+    build_manifest,
+    shard_name,
+)
+from components.conversion.runs import RUNS_DIR_PREFIX, RunFile, read_run, write_run
+from components.conversion.tfrecord import write_records
 
 _REJECTED = "rejected"
 _STATS = "stats"
 _WORDS = "words"
-
-
-@dataclasses.dataclass(frozen=True)
-class ConversionConfig:
-    """Everything that decides the output bytes (and nothing that does not)."""
-
-    eval_fraction: float = configs.EVAL_FRACTION
-    shards: int = configs.SHARDS
-    salt: str = configs.SALT
-    train_per_class: int | None = None
-    eval_per_class: int | None = None
-    recognized_only: bool = False
-    max_points: int = configs.MAX_POINTS
-
-    def __post_init__(self) -> None:
-        splits.eval_threshold(self.eval_fraction)
-        splits.check_salt(self.salt)
-        if self.shards < 1:
-            raise ValueError(f"--shards must be >= 1, got {self.shards}")
-        for name in ("train_per_class", "eval_per_class"):
-            cap = getattr(self, name)
-            if cap is not None and cap < 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {cap}")
-        if self.max_points < 2:
-            raise ValueError(f"--max-points must be >= 2, got {self.max_points}")
-
-    def cap(self, split: str) -> int | None:
-        return self.train_per_class if split == splits.TRAIN else self.eval_per_class
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def shard_name(split: str, shard: int, shards: int, prefixes: dict[str, str] = SPLIT_PREFIX) -> str:
-    return f"{prefixes[split]}-{shard:05d}-of-{shards:05d}"
-
-
-def write_atomically(path: str, write: Callable[[Any], Any]) -> Any:
-    """Write ``path`` through a temporary name, so a partial file is never visible."""
-    directory, name = posixpath.split(path) if "://" in path else os.path.split(path)
-    temporary = FileSystems.join(directory, f".tmp-{name}-{uuid.uuid4().hex}")
-    try:
-        with FileSystems.create(temporary) as fileobj:
-            result = write(fileobj)
-        FileSystems.rename([temporary], [path])
-    except BaseException:
-        if FileSystems.exists(temporary):
-            FileSystems.delete([temporary])
-        raise
-    return result
-
-
-class RunFile(NamedTuple):
-    """A spilled batch of encoded drawings of one (split, shard).
-
-    Drawings move from the parse workers (or, with caps, from the sampling step)
-    to the shard writers through these files: the shuffle then carries only their
-    names, so a local runner never holds the corpus in memory, and no runner
-    process copies it between workers. Deleted when the manifest is written.
-    """
-
-    path: str
-    records: int
-
-
-def write_run(runs_dir: str, key: tuple[str, int], batch: EncodedDrawings) -> RunFile:
-    split, shard = key
-    path = FileSystems.join(runs_dir, f"{split}-{shard:05d}-{uuid.uuid4().hex}.pkl")
-    with FileSystems.create(path) as f:
-        f.write(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
-    return RunFile(path, len(batch))
-
-
-def read_run(run: RunFile) -> EncodedDrawings:
-    with FileSystems.open(run.path) as f:
-        batch = pickle.loads(f.read())
-    if len(batch) != run.records:
-        raise OSError(f"run file {run.path} holds {len(batch)} drawings, expected {run.records}")
-    return batch
-
-
-# --------------------------------------------------------------------------- inputs and outputs
-
-INPUT_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".json")
-
-
-class ConversionError(RuntimeError):
-    """A problem the user can fix (bad input path, occupied output): a message, no traceback."""
-
-
-def resolve_inputs(spec: str) -> list[str]:
-    """A directory, a glob or a file (local or any Beam filesystem) → sorted file paths."""
-    if any(ch in spec for ch in "*?["):
-        pattern = spec
-    elif spec.endswith(INPUT_SUFFIXES):
-        pattern = spec
-    else:
-        pattern = FileSystems.join(spec, "*.ndjson")
-    try:
-        results = FileSystems.match([pattern])[0].metadata_list
-    except Exception as error:  # Beam raises BeamIOError for missing paths on some filesystems
-        raise ConversionError(f"input {spec!r}: {error}") from error
-    files = sorted(m.path for m in results if not os.path.basename(m.path).startswith("."))
-    if not files:
-        if "://" not in spec and not os.path.exists(spec) and pattern != spec:
-            raise ConversionError(f"input {spec!r} does not exist")
-        raise ConversionError(f"no input files match {pattern!r}")
-    return files
-
-
-def read_manifest(output_dir: str) -> dict | None:
-    path = FileSystems.join(output_dir, MANIFEST_FILE)
-    if not FileSystems.exists(path):
-        return None
-    with FileSystems.open(path) as f:
-        return json.loads(f.read().decode("utf-8"))
 
 
 # --------------------------------------------------------------------------- 1. parse
@@ -235,53 +119,6 @@ def key_by_shard(
         yield (splits.SPLITS[code // config.shards], int(code % config.shards)), sub
 
 
-class FileChunk(NamedTuple):
-    """Bytes [start, end) of an input file, starting at 1-based line ``first_line``."""
-
-    path: str
-    start: int
-    end: int | None  # None: to the end of the file
-    first_line: int
-
-
-def _is_compressed(path: str) -> bool:
-    return path.endswith((".gz", ".bz2", ".zst", ".deflate", ".zip", ".lzma"))
-
-
-def split_file(path: str, chunk_bytes: int) -> Iterator[FileChunk]:
-    """Line-aligned chunks of about ``chunk_bytes``, so one big class file uses every worker.
-
-    Counting newlines (a fast scan) gives each chunk its first line number, so
-    rejections keep exact file:line positions. Compressed files are one chunk.
-    """
-    size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-    if size <= chunk_bytes or _is_compressed(path):
-        yield FileChunk(path, 0, None, 1)
-        return
-    start, first_line = 0, 1  # the chunk being built
-    base, newlines = 0, 0  # file offset of the current block; newlines counted before block[pos]
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        while True:
-            block = f.read(READ_BLOCK_BYTES)
-            if not block:
-                break
-            pos = 0
-            while True:
-                # the chunk ends at the first newline at or after start + chunk_bytes - 1
-                target = max(start + chunk_bytes - 1 - base, pos)
-                cut = block.find(b"\n", target) if target < len(block) else -1
-                if cut < 0:
-                    break
-                newlines += block.count(b"\n", pos, cut + 1)
-                pos = cut + 1
-                yield FileChunk(path, start, base + pos, first_line)
-                start, first_line = base + pos, newlines + 1
-            newlines += block.count(b"\n", pos)
-            base += len(block)
-    if start < size:
-        yield FileChunk(path, start, None, first_line)
-
-
 class ParseFilesFn(beam.DoFn):
     """File chunk → keyed drawing batches; rejections, counts and words on side outputs."""
 
@@ -335,7 +172,7 @@ class ParseFilesFn(beam.DoFn):
         under the local runner, and the worker logs on Dataflow)."""
         self._progress_lines += lines
         now = time.monotonic()
-        if now - self._progress_last >= configs.PROGRESS_SECONDS:
+        if now - self._progress_last >= tuning.PROGRESS_SECONDS:
             self._progress_last = now
             rate = self._progress_lines / max(now - self._progress_start, 1e-9)
             print(
@@ -348,7 +185,7 @@ class ParseFilesFn(beam.DoFn):
     def process(self, chunk: FileChunk) -> Iterator[Any]:
         path = chunk.path
         lines_in_chunk = 0
-        for first_line, lines in _read_line_blocks(chunk, configs.LINES_PER_BATCH):
+        for first_line, lines in read_line_blocks(chunk, tuning.LINES_PER_BATCH):
             parsed = parsing.parse_lines(lines, first_line, path, self._options)
             lines_in_chunk += parsed.lines
             self._lines.inc(parsed.lines)
@@ -382,37 +219,9 @@ class ParseFilesFn(beam.DoFn):
                     for key, sub in key_by_shard(part, self._config):
                         self._buffers[key].append(sub)
                         self._buffered += len(sub)
-            if self._buffered >= configs.SPILL_RECORDS:
+            if self._buffered >= tuning.SPILL_RECORDS:
                 yield from self._spill()
         yield beam.pvalue.TaggedOutput(_STATS, {"files": {path: lines_in_chunk}})  # summed per file
-
-
-def _read_line_blocks(chunk: FileChunk, lines_per_block: int) -> Iterator[tuple[int, list[bytes]]]:
-    """(first line number, lines) blocks of a chunk; the file's last line may lack its newline."""
-    block: list[bytes] = []
-    first = chunk.first_line
-    rest = b""
-    remaining = None if chunk.end is None else chunk.end - chunk.start
-    with FileSystems.open(chunk.path) as fileobj:
-        if chunk.start:
-            fileobj.seek(chunk.start)
-        while remaining is None or remaining > 0:
-            data = fileobj.read(READ_BLOCK_BYTES if remaining is None else min(READ_BLOCK_BYTES, remaining))
-            if not data:
-                break
-            if remaining is not None:
-                remaining -= len(data)
-            parts = (rest + data).split(b"\n")
-            rest = parts.pop()
-            block.extend(parts)
-            while len(block) >= lines_per_block:
-                yield first, block[:lines_per_block]
-                first += lines_per_block
-                block = block[lines_per_block:]
-    if rest:
-        block.append(rest)
-    if block:
-        yield first, block
 
 
 # --------------------------------------------------------------------------- 2. caps
@@ -528,63 +337,6 @@ def _write_rejected(element, output_dir: str) -> Iterator[dict]:
     yield dict(collections.Counter(r.reason for r in rejections))
 
 
-def build_manifest(
-    config: ConversionConfig,
-    shards: list[dict],
-    stats: dict,
-    rejected_by_reason: dict,
-    classes: list[str],
-) -> dict:
-    shards = sorted(shards, key=lambda s: s["file"])
-    per_split: dict[str, dict] = {}
-    for split in splits.SPLITS:
-        per_class: collections.Counter = collections.Counter()
-        for s in shards:
-            if s["split"] == split:
-                per_class.update(s["per_class"])
-        per_split[split] = {
-            "records": sum(per_class.values()),
-            "per_class": dict(sorted(per_class.items())),
-        }
-    over_cap = {
-        split: dict(sorted(stats.get("over_cap", {}).get(split, {}).items())) for split in splits.SPLITS
-    }
-    over_cap_total = sum(sum(v.values()) for v in over_cap.values())
-    written = sum(s["records"] for s in shards)
-    rejected = sum(rejected_by_reason.values())
-    filtered = stats.get("filtered", 0)
-    lines_read = stats.get("lines_read", 0)
-    return {
-        "format": MANIFEST_FORMAT,
-        "config": config.to_json(),
-        "inputs": [{"path": p, "lines": n} for p, n in sorted(stats.get("files", {}).items())],
-        "counts": {
-            "lines_read": lines_read,
-            "written": written,
-            "rejected": rejected,
-            "filtered": filtered,
-            "over_cap": over_cap_total,
-            "reconciled": lines_read == written + rejected + filtered + over_cap_total,
-        },
-        "splits": per_split,
-        "rejected": {"file": REJECTED_FILE, "by_reason": dict(sorted(rejected_by_reason.items()))},
-        "over_cap": over_cap,
-        "classes": {"file": CLASSES_FILE, "count": len(classes)},
-        "shards": [{k: s[k] for k in ("file", "split", "records", "sha256")} for s in shards],
-    }
-
-
-def delete_tree(directory: str) -> None:
-    """Delete a directory of temporary files (local, or a prefix on an object store)."""
-    if not FileSystems.exists(directory):
-        return
-    files = [m.path for m in FileSystems.match([FileSystems.join(directory, "*")])[0].metadata_list]
-    if files:
-        FileSystems.delete(files)
-    if FileSystems.exists(directory):
-        FileSystems.delete([directory])
-
-
 def _finish(_, output_dir, runs_dir, config, shards, stats, rejected_by_reason, classes) -> Iterator[dict]:
     def write_classes(fileobj) -> None:
         fileobj.write("".join(f"{c}\n" for c in classes).encode("utf-8"))
@@ -626,7 +378,7 @@ class ConvertQuickDraw(beam.PTransform):
         parsed = (
             pbegin
             | "ListFiles" >> beam.Create(self._files)
-            | "SplitFiles" >> beam.FlatMap(split_file, configs.CHUNK_BYTES)
+            | "SplitFiles" >> beam.FlatMap(split_file, tuning.CHUNK_BYTES)
             | "SpreadChunks" >> beam.Reshuffle()
             | "Parse"
             >> beam.ParDo(ParseFilesFn(config, capped, self._runs_dir)).with_outputs(

@@ -19,8 +19,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components import features as F
-from components import transform
-from components.ink_tf import ink_from_strokes
+from components.training import transform
+from components.training.ink_tf import ink_from_strokes
 
 PROBABILITIES = "probabilities"
 TOP_K_LABELS = "top_k_labels"

@@ -14,10 +14,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-TRAIN = "train"
-EVAL = "eval"
-SPLITS = (TRAIN, EVAL)
-MAX_SALT_BYTES = 64  # BLAKE2b's key limit
+from components.conversion.config import EVAL, MAX_SALT_BYTES, SPLITS, TRAIN
+
+__all__ = ["EVAL", "SPLITS", "TRAIN", "check_salt", "eval_threshold", "is_eval", "key_hashes", "shard_of"]
 
 
 def check_salt(salt: str) -> bytes:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from components.ink import InkBatch
+from components.conversion.ink import InkBatch
 
 
 @dataclasses.dataclass

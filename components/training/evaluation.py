@@ -15,7 +15,7 @@ import json
 import tensorflow_model_analysis as tfma
 
 from components import features as F
-from components import signatures, transform
+from components.training import signatures
 
 ACCURACY = "sparse_categorical_accuracy"
 TOP_3 = "top_3_accuracy"
@@ -51,7 +51,7 @@ def eval_config(accuracy_threshold: float, max_accuracy_drop: float = 0.0) -> tf
             tfma.ModelSpec(
                 signature_name=signatures.SERVING_DEFAULT,
                 prediction_key=signatures.PROBABILITIES,
-                label_key=transform.LABEL,
+                label_key=F.LABEL,
                 preprocessing_function_names=[signatures.TRANSFORM_FEATURES],
             )
         ],

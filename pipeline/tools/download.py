@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 import google_crc32c
 from tqdm import tqdm
 
-from components.classes import OFFICIAL_CLASSES
+from components.errors import ConfigError
+from pipeline.tools.classes import OFFICIAL_CLASSES
 
 FORMATS = ("simplified", "raw")
 DEFAULT_BASE_URL = "https://storage.googleapis.com/quickdraw_dataset/full"
@@ -50,14 +51,14 @@ class TransferError(RuntimeError):
 def parse_categories(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise ValueError("--categories is empty")
+        raise ConfigError("--categories is empty")
     unknown = [n for n in names if n not in ALL_CLASSES]
     if unknown:
         hints = []
         for n in unknown:
             close = difflib.get_close_matches(n, ALL_CLASSES, n=3)
             hints.append(f"{n!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
-        raise ValueError(f"unknown categories: {'; '.join(hints)}")
+        raise ConfigError(f"unknown categories: {'; '.join(hints)}")
     return list(dict.fromkeys(names))
 
 

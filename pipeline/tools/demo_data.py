@@ -23,6 +23,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from components.errors import UserError
+
+DEFAULT_PER_CLASS = 500  # drawings per class (`make demo`)
+DEFAULT_SEED = 0
+
 Stroke = np.ndarray  # [k, 2] float, unit coordinates
 Rng = np.random.Generator
 
@@ -249,10 +254,14 @@ def _write_class(args: tuple[str, str, int, int, int]) -> str:
     return path
 
 
-def write_corpus(output_dir: str, per_class: int, classes: int, seed: int) -> tuple[list[str], float]:
-    """Write ``classes`` files of ``per_class`` drawings; return their paths and the seconds taken."""
+def write_corpus(
+    output_dir: str, per_class: int = DEFAULT_PER_CLASS, classes: int | None = None, seed: int = DEFAULT_SEED
+) -> tuple[list[str], float]:
+    """Write ``classes`` files (default: every shape) of ``per_class`` drawings; return their paths and
+    the seconds taken."""
+    classes = len(SHAPES) if classes is None else classes
     if not 1 <= classes <= len(SHAPES):
-        raise ValueError(f"--classes must be between 1 and {len(SHAPES)}, got {classes}")
+        raise UserError(f"--classes must be between 1 and {len(SHAPES)}, got {classes}")
     start = time.monotonic()
     os.makedirs(output_dir, exist_ok=True)
     jobs = [(output_dir, name, i, per_class, seed) for i, name in enumerate(list(SHAPES)[:classes])]

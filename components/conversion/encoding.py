@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from components import features as F
-from components.batch import DrawingBatch, object_array
-from components.ink import INK_DIM
+from components.conversion.batch import DrawingBatch, object_array
+from components.conversion.ink import INK_DIM
 
 _LEN = b"\n"  # field 1, length-delimited: Example.features, Features.feature entries, map key, list values
 

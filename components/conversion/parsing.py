@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from components.batch import DrawingBatch, object_array
-from components.ink import InkBatch, batch_ink
+from components.conversion.batch import DrawingBatch, object_array
+from components.conversion.ink import InkBatch, batch_ink
 
 # Rejection reasons, in the order they are checked: a line gets the first that applies.
 BLANK_LINE = "blank_line"

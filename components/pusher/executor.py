@@ -1,4 +1,4 @@
-"""A Pusher whose filesystem pushes are atomic and never overwrite a version.
+"""Executor of VersionedPusher: filesystem pushes are atomic and never overwrite a version.
 
 TFX's own Pusher copies the model straight into ``<base>/<unix time>``: a push
 killed halfway leaves a half-written directory under a version name, and two
@@ -21,9 +21,7 @@ import time
 import uuid
 from typing import Any
 
-from tfx.components.pusher import component as pusher_component
 from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
@@ -93,9 +91,3 @@ class Executor(pusher_executor.Executor):
         logging.info("model %s as %s", "pushed" if copied else "already present", serving_path)
         io_utils.copy_dir(model_path, model_push.uri)  # the archive copy TFX's Pusher keeps
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=str(version))
-
-
-class VersionedPusher(pusher_component.Pusher):
-    """``tfx.components.Pusher`` with the atomic, never-overwriting filesystem push."""
-
-    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -25,9 +25,6 @@ import tensorflow_transform as tft
 
 from components import features as F
 
-LABEL = "label"
-LENGTH = "length"
-INK = F.INK
 LABEL_VOCABULARY = "label"  # the vocabulary file's name in the transform graph's assets
 UNKNOWN_CLASS = "<class not in training data>"  # the name of the out-of-vocabulary output
 
@@ -38,9 +35,9 @@ def preprocessing_fn(inputs: dict) -> dict:
     if isinstance(ink, tf.SparseTensor):
         ink = tf.RaggedTensor.from_sparse(ink)
     rows = ink.row_lengths() // 3
-    outputs[INK] = tf.RaggedTensor.from_row_lengths(tf.reshape(ink.values, [-1, 3]), rows)
-    outputs[LENGTH] = tf.cast(rows, tf.int64)
-    outputs[LABEL] = tft.compute_and_apply_vocabulary(
+    outputs[F.INK] = tf.RaggedTensor.from_row_lengths(tf.reshape(ink.values, [-1, 3]), rows)
+    outputs[F.LENGTH] = tf.cast(rows, tf.int64)
+    outputs[F.LABEL] = tft.compute_and_apply_vocabulary(
         tf.reshape(inputs[F.WORD], [-1]), num_oov_buckets=1, vocab_filename=LABEL_VOCABULARY
     )
     return outputs
@@ -48,10 +45,10 @@ def preprocessing_fn(inputs: dict) -> dict:
 
 def dense_inputs(transformed: dict) -> dict:
     """The model's inputs from the transform's outputs: right-padded dense ink + length."""
-    ink = transformed[INK]
+    ink = transformed[F.INK]
     if isinstance(ink, tf.RaggedTensor):
         ink = ink.to_tensor(default_value=0.0, shape=[None, None, 3])
-    return {INK: ink, LENGTH: transformed[LENGTH]}
+    return {F.INK: ink, F.LENGTH: transformed[F.LENGTH]}
 
 
 def raw_feature_spec(tf_transform_output: tft.TFTransformOutput, with_label: bool) -> dict:
@@ -69,4 +66,4 @@ def class_names(tf_transform_output: tft.TFTransformOutput) -> list[str]:
 
 def dense_inputs_with_label(transformed: dict) -> dict:
     """``dense_inputs`` plus the label (evaluation: TFMA reads the label from here)."""
-    return {**dense_inputs(transformed), LABEL: transformed[LABEL]}
+    return {**dense_inputs(transformed), F.LABEL: transformed[F.LABEL]}

@@ -9,58 +9,26 @@ several), logs to TensorBoard in the Trainer's run directory, and the model is
 saved with the signatures of ``components.signatures``.
 
 Settings come from the Trainer's ``custom_config`` (see ``TrainingConfig``); steps
-from its ``train_args`` / ``eval_args``.
+from its ``train_args`` / ``eval_args``; the largest drawing ``predict_strokes``
+accepts from the conversion's manifest (``conversion_max_points``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import posixpath
 import time
-from typing import Any
 
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from absl import logging
 
-from components import model as model_lib
-from components import signatures, transform
-from pipeline import configs
-
-PROGRESS_PREFIX = "Training:"  # `quickdraw run` shows log lines that start with this
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    batch_size: int = configs.BATCH_SIZE
-    shuffle_buffer: int = configs.SHUFFLE_BUFFER
-    seed: int = configs.TRAINING_SEED
-    top_k: int = configs.TOP_K
-    max_points: int = configs.MAX_POINTS  # largest drawing `predict_strokes` accepts
-    model: model_lib.ModelConfig = model_lib.ModelConfig()
-
-    @classmethod
-    def from_custom_config(cls, custom_config: dict[str, Any] | None) -> TrainingConfig:
-        given = dict(custom_config or {})
-        given.pop("code_fingerprint", None)  # the pipeline's cache key for code changes, not a setting
-        model_fields = {f.name for f in dataclasses.fields(model_lib.ModelConfig)}
-        model_given = {k: v for k, v in given.items() if k in model_fields}
-        for key in ("conv_filters", "conv_kernels"):
-            if key in model_given:
-                model_given[key] = tuple(model_given[key])
-        own = {f.name for f in dataclasses.fields(cls)} - {"model"}
-        unknown = set(given) - own - model_fields
-        if unknown:
-            raise ValueError(
-                f"unknown training settings {sorted(unknown)}; known: {sorted(own | model_fields)}"
-            )
-        return cls(model=model_lib.ModelConfig(**model_given), **{k: v for k, v in given.items() if k in own})
-
-    def to_custom_config(self) -> dict[str, Any]:
-        flat = dataclasses.asdict(self)
-        flat.update(flat.pop("model"))
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in flat.items()}
+from components import features as F
+from components.conversion.manifest import MANIFEST_FILE
+from components.training import model as model_lib
+from components.training import signatures, transform
+from components.training.config import PROGRESS_PREFIX, PROGRESS_SECONDS, TrainingConfig
 
 
 def _files(patterns: list[str]) -> list[str]:
@@ -99,7 +67,7 @@ def make_dataset(
 
     def to_model(serialized):
         transformed = tft_layer(tf.io.parse_example(serialized, spec))
-        return transform.dense_inputs(transformed), transformed[transform.LABEL]
+        return transform.dense_inputs(transformed), transformed[F.LABEL]
 
     return ds.batch(batch_size).map(to_model, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -107,7 +75,7 @@ def make_dataset(
 class ProgressLog(keras.callbacks.Callback):
     """Logs step, loss, accuracy and examples/s every ``seconds`` (Keras prints one line per epoch)."""
 
-    def __init__(self, total_steps: int, batch_size: int, seconds: float = configs.PROGRESS_SECONDS) -> None:
+    def __init__(self, total_steps: int, batch_size: int, seconds: float = PROGRESS_SECONDS) -> None:
         super().__init__()
         self.total_steps, self.batch_size, self.seconds = total_steps, batch_size, seconds
 
@@ -131,6 +99,17 @@ class ProgressLog(keras.callbacks.Callback):
             logs.get("accuracy", float("nan")),
             rate,
         )
+
+
+def conversion_max_points(train_patterns: list[str]) -> int:
+    """The points limit the training data was converted under: what ``predict_strokes`` accepts.
+
+    Read from the Examples artifact's ``manifest.json`` (beside its ``Split-train/``
+    directory), so the serving bound is the conversion's own setting, declared once.
+    """
+    examples_root = posixpath.dirname(posixpath.dirname(train_patterns[0].rstrip("/")))
+    with tf.io.gfile.GFile(posixpath.join(examples_root, MANIFEST_FILE)) as f:
+        return int(json.load(f)["config"]["max_points"])
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -170,6 +149,7 @@ def run_fn(fn_args) -> None:
         ],
         verbose=2,
     )
-    sigs = signatures.make_signatures(model, tf_transform_output, names, config.top_k, config.max_points)
+    max_points = conversion_max_points(fn_args.train_files)
+    sigs = signatures.make_signatures(model, tf_transform_output, names, config.top_k, max_points)
     logging.info("%s saving the model with its signatures to %s", PROGRESS_PREFIX, fn_args.serving_model_dir)
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=sigs)

@@ -22,33 +22,11 @@ asserts there are none, so an edit cannot silently fall back to the slow kernel.
 
 from __future__ import annotations
 
-import dataclasses
-
 import tensorflow as tf
 import tf_keras as keras
 
-from pipeline import configs
-
-INK = "ink"
-LENGTH = "length"
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    conv_filters: tuple[int, ...] = configs.CONV_FILTERS
-    conv_kernels: tuple[int, ...] = configs.CONV_KERNELS
-    batch_norm: bool = False
-    dropout: float = configs.DROPOUT
-    lstm_units: int = configs.LSTM_UNITS
-    lstm_layers: int = configs.LSTM_LAYERS
-    learning_rate: float = configs.LEARNING_RATE
-    clip_norm: float = configs.CLIP_NORM
-
-    def __post_init__(self) -> None:
-        if len(self.conv_filters) != len(self.conv_kernels):
-            raise ValueError("conv_filters and conv_kernels must have the same length")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+from components import features as F
+from components.training.config import ModelConfig
 
 
 class LengthMask(keras.layers.Layer):
@@ -103,8 +81,8 @@ def build_model(
     The LSTMs run on cuDNN on a GPU; ``generic_kernel=True`` (benchmarks only)
     forces Keras's generic kernel with identical math.
     """
-    ink = keras.Input(shape=(None, 3), dtype=tf.float32, name=INK)
-    length = keras.Input(shape=(), dtype=tf.int64, name=LENGTH)
+    ink = keras.Input(shape=(None, 3), dtype=tf.float32, name=F.INK)
+    length = keras.Input(shape=(), dtype=tf.int64, name=F.LENGTH)
     mask = LengthMask(name="mask")(ink, length)
     x = ink
     for i, (filters, kernel) in enumerate(zip(config.conv_filters, config.conv_kernels)):
@@ -131,7 +109,7 @@ def build_model(
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(
         MaskedSum(name="masked_sum")(x, mask)
     )
-    model = keras.Model(inputs={INK: ink, LENGTH: length}, outputs=logits, name="quickdraw_rnn")
+    model = keras.Model(inputs={F.INK: ink, F.LENGTH: length}, outputs=logits, name="quickdraw_rnn")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clip_norm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
