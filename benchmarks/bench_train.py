@@ -58,10 +58,9 @@ def main() -> int:
 
     from absl import logging as absl_logging
 
-    from components.model import ModelConfig
-    from components.trainer import TrainingConfig
+    from components.training.config import ModelConfig, TrainingConfig
     from pipeline import local_run
-    from pipeline.pipeline import PipelineSettings
+    from pipeline.configs import PipelineSettings
 
     absl_logging.set_verbosity(absl_logging.INFO)
     progress = _Throughput()

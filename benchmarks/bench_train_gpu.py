@@ -1,6 +1,6 @@
 """Training throughput of the Trainer's model on a GPU: cuDNN vs generic LSTM kernel.
 
-Runs `components.model.build_model` (the tutorial's Conv1D + 3×128 BiLSTM, 345
+Runs `components.training.model.build_model` (the tutorial's Conv1D + 3×128 BiLSTM, 345
 classes) on real-shaped batches: real drawings from ../shared, padded per batch
 to the batch's longest drawing as in training, already on the device, so the
 input pipeline is out of the measurement. For every combination of
@@ -41,8 +41,11 @@ SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "quickdraw")
 
 import tensorflow as tf  # noqa: E402
 
-from components import features, model, parsing  # noqa: E402
-from tests.conftest import ndjson_lines  # noqa: E402
+from components import features  # noqa: E402
+from components.conversion import parsing  # noqa: E402
+from components.conversion.config import ConversionConfig  # noqa: E402
+from components.training import model  # noqa: E402
+from components.training.config import ModelConfig  # noqa: E402
 
 CLASSES = 345
 
@@ -50,8 +53,10 @@ CLASSES = 345
 def real_inks(data_dir: str) -> list[np.ndarray]:
     """Every real drawing's ink, as the conversion computes it."""
     inks = []
-    options = parsing.ParseOptions(max_points=20_000)
-    for name, lines in ndjson_lines(data_dir).items():
+    options = parsing.ParseOptions(max_points=ConversionConfig().max_points)
+    for name in sorted(n for n in os.listdir(data_dir) if n.endswith(".ndjson")):
+        with open(os.path.join(data_dir, name), "rb") as f:
+            lines = f.read().splitlines()
         batch = parsing.parse_lines(lines, 1, name, options).drawings
         inks += [batch.ink.drawing(i) for i in range(len(batch))]
     return inks
@@ -69,7 +74,7 @@ def make_batches(inks: list[np.ndarray], batch_size: int, count: int, seed: int 
             padded[row, : len(ink)] = ink
         labels = rng.integers(0, CLASSES, size=batch_size)
         batches.append(
-            ({model.INK: tf.constant(padded), model.LENGTH: tf.constant(lengths)}, tf.constant(labels))
+            ({features.INK: tf.constant(padded), features.LENGTH: tf.constant(lengths)}, tf.constant(labels))
         )
     return batches
 
@@ -79,9 +84,9 @@ def cudnn_kernel_ran(batch: tuple) -> bool:
     from tf_keras.src.layers.rnn import gru_lstm_utils
 
     features_, _ = batch
-    mask = tf.sequence_mask(features_[model.LENGTH], tf.shape(features_[model.INK])[1])
+    mask = tf.sequence_mask(features_[features.LENGTH], tf.shape(features_[features.INK])[1])
     probe = model.keras.layers.LSTM(16, return_sequences=True, return_runtime=True)
-    _, runtime = probe(features_[model.INK], mask=mask)
+    _, runtime = probe(features_[features.INK], mask=mask)
     return int(runtime) == gru_lstm_utils.RUNTIME_GPU
 
 
@@ -110,18 +115,17 @@ def time_training(batches: list[tuple], generic: bool, mixed: bool, steps: int, 
 
 def time_input_pipeline(data_dir: str, batch_size: int, batches: int) -> dict:
     """tf.data from TFRecord shards (written here by the conversion job), parsed and padded."""
-    from components import conversion
     from pipeline.convert import run_conversion
 
     out = tempfile.mkdtemp(prefix="bench-input-")
-    run_conversion(data_dir, out, conversion.ConversionConfig(), ["--direct_running_mode=in_memory"])
+    run_conversion(data_dir, out, ConversionConfig(), ["--direct_running_mode=in_memory"])
     files = sorted(os.path.join(out, f) for f in os.listdir(out) if f.startswith("training.tfrecord-"))
     spec = features.seed_parse_spec()
 
     def parse(record):
         parsed = tf.io.parse_single_example(record, spec)
         ink = tf.reshape(tf.sparse.to_dense(parsed[features.INK]), [-1, 3])
-        return {model.INK: ink, model.LENGTH: tf.shape(ink, out_type=tf.int64)[0]}, parsed[
+        return {features.INK: ink, features.LENGTH: tf.shape(ink, out_type=tf.int64)[0]}, parsed[
             features.CLASS_INDEX
         ][0]
 
@@ -168,11 +172,11 @@ def main() -> None:
         raise SystemExit(f"skipped: needs real drawings in {args.data}")
 
     gpu = bool(tf.config.list_physical_devices("GPU"))
-    config = model.ModelConfig()
+    config = ModelConfig()
     kernels = [("cudnn", False), ("generic", True)] if gpu else [("generic", True)]
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     if args.smoke:
-        config = model.ModelConfig(conv_filters=(8, 8), conv_kernels=(5, 3), lstm_units=8, lstm_layers=1)
+        config = ModelConfig(conv_filters=(8, 8), conv_kernels=(5, 3), lstm_units=8, lstm_layers=1)
         sizes, args.steps, args.warmup = [8], 2, 1
     print(
         f"device: {device_description()}; TF {tf.__version__}, Keras {model.keras.__version__}, "

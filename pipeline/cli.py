@@ -134,7 +134,9 @@ def _add_demo_data(subparsers) -> None:
         default=len(demo_data.SHAPES),
         help=f"number of shape classes, at most {len(demo_data.SHAPES)}",
     )
-    p.add_argument("--seed", type=_non_negative_int, default=demo_data.DEFAULT_SEED, help="same seed, same bytes")
+    p.add_argument(
+        "--seed", type=_non_negative_int, default=demo_data.DEFAULT_SEED, help="same seed, same bytes"
+    )
     p.set_defaults(run=_run_demo_data)
 
 

@@ -14,21 +14,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import conversion, features, parsing, splits, tfrecord
-from pipeline import configs
+from components import features
+from components.conversion import config as tuning
+from components.conversion import files, parsing, splits, tfrecord
+from components.conversion.config import ConversionConfig
+from components.conversion.manifest import CLASSES_FILE, SPLIT_PREFIX
+from components.conversion.runs import RUNS_DIR_PREFIX
 from pipeline.convert import ConversionError, resolve_inputs, run_conversion
-from tests.conftest import IN_MEMORY, ndjson_lines
-from tests.test_parsing import BAD_LINES
+from tests.support import BAD_LINES, DEFAULTS, IN_MEMORY, ndjson_lines
 
 
 def convert(input_dir, output_dir, beam_args=IN_MEMORY, overwrite=False, **config) -> dict:
     return run_conversion(
-        str(input_dir), str(output_dir), conversion.ConversionConfig(**config), beam_args, overwrite=overwrite
+        str(input_dir), str(output_dir), ConversionConfig(**config), beam_args, overwrite=overwrite
     )
 
 
 def read_split(output_dir, split: str) -> list[list[bytes]]:
-    names = sorted(f for f in os.listdir(output_dir) if f.startswith(conversion.SPLIT_PREFIX[split] + "-"))
+    names = sorted(f for f in os.listdir(output_dir) if f.startswith(SPLIT_PREFIX[split] + "-"))
     shards = []
     for name in names:
         with open(os.path.join(output_dir, name), "rb") as f:
@@ -73,7 +76,7 @@ def test_real_corpus_counts_manifest_and_checksums(real_output, real_dir):
         "reconciled": True,
     }
     assert manifest == json.loads((out / "manifest.json").read_text())
-    assert len(manifest["shards"]) == 2 * configs.SHARDS
+    assert len(manifest["shards"]) == 2 * DEFAULTS.shards
     for shard in manifest["shards"]:
         data = (out / shard["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == shard["sha256"]
@@ -86,7 +89,7 @@ def test_real_corpus_counts_manifest_and_checksums(real_output, real_dir):
 
 def test_real_corpus_classes_splits_shards_and_order(real_output, real_dir):
     out, manifest = real_output
-    classes = (out / conversion.CLASSES_FILE).read_text().splitlines()
+    classes = (out / CLASSES_FILE).read_text().splitlines()
     words = {json.loads(t)["word"] for texts in ndjson_lines(real_dir).values() for t in texts}
     assert classes == sorted(words) and len(classes) == 345
     seen = set()
@@ -95,9 +98,9 @@ def test_real_corpus_classes_splits_shards_and_order(real_output, real_dir):
             if not records:
                 continue
             parsed = parse_all(records)
-            hashes = splits.key_hashes(parsed["key_id"], configs.SALT)
-            assert (splits.is_eval(hashes, configs.EVAL_FRACTION) == (split == splits.EVAL)).all()
-            assert (splits.shard_of(hashes, configs.SHARDS) == shard_index).all()
+            hashes = splits.key_hashes(parsed["key_id"], DEFAULTS.salt)
+            assert (splits.is_eval(hashes, DEFAULTS.eval_fraction) == (split == splits.EVAL)).all()
+            assert (splits.shard_of(hashes, DEFAULTS.shards) == shard_index).all()
             assert (np.diff(hashes.astype(np.float64)) >= 0).all(), "records are in hash order"
             assert [classes[i] for i in parsed["class_index"]] == parsed["word"]
             seen.update(parsed["key_id"])
@@ -155,7 +158,7 @@ def test_per_class_caps_keep_the_smallest_hashes(real_dir, tmp_path):
         expected = set()
         by_word = collections.defaultdict(list)
         for key, word in zip(all_records["key_id"], all_records["word"]):
-            by_word[word].append((int(splits.key_hashes([key], configs.SALT)[0]), key))
+            by_word[word].append((int(splits.key_hashes([key], DEFAULTS.salt)[0]), key))
         for items in by_word.values():
             expected.update(k for _, k in sorted(items)[:cap])
         got = parse_all([r for shard in read_split(tmp_path / "capped", split) for r in shard])
@@ -228,7 +231,7 @@ def test_hostile_input_every_line_accounted_for(hostile_corpus, tmp_path):
     assert {os.path.basename(r["source"]) for r in duplicates} == {"cat.ndjson", "truncated.ndjson"}
     assert sorted(r["line"] for r in duplicates if r["source"].endswith("/cat.ndjson")) == [1, 2, 3, 4]
     assert all("already kept from" in r["text"] for r in duplicates)
-    assert (tmp_path / "out" / conversion.CLASSES_FILE).read_text() == "cat\ndog\n"
+    assert (tmp_path / "out" / CLASSES_FILE).read_text() == "cat\ndog\n"
     inputs = {os.path.basename(i["path"]): i["lines"] for i in manifest["inputs"]}
     assert inputs["empty.ndjson"] == 0 and inputs["truncated.ndjson"] == 4
 
@@ -236,10 +239,10 @@ def test_hostile_input_every_line_accounted_for(hostile_corpus, tmp_path):
 def test_chunked_reading_gives_the_same_output(hostile_corpus, tmp_path, monkeypatch):
     corpus, _, _ = hostile_corpus
     whole = convert(corpus, tmp_path / "whole")
-    monkeypatch.setattr(configs, "CHUNK_BYTES", 2_000)
-    monkeypatch.setattr(configs, "LINES_PER_BATCH", 7)
-    monkeypatch.setattr(configs, "SPILL_RECORDS", 5)
-    chunks = list(conversion.split_file(str(corpus / "cat.ndjson"), configs.CHUNK_BYTES))
+    monkeypatch.setattr(tuning, "CHUNK_BYTES", 2_000)
+    monkeypatch.setattr(tuning, "LINES_PER_BATCH", 7)
+    monkeypatch.setattr(tuning, "SPILL_RECORDS", 5)
+    chunks = list(files.split_file(str(corpus / "cat.ndjson"), tuning.CHUNK_BYTES))
     assert len(chunks) > 3
     chunked = convert(corpus, tmp_path / "chunked")
     assert whole == chunked
@@ -250,11 +253,11 @@ def test_split_file_chunks_cover_the_file_with_exact_line_numbers(tmp_path):
     path = tmp_path / "f.ndjson"
     lines = [b"x" * (i % 13) for i in range(500)]
     path.write_bytes(b"\n".join(lines))  # no final newline
-    chunks = list(conversion.split_file(str(path), 300))
+    chunks = list(files.split_file(str(path), 300))
     assert chunks[0].start == 0 and chunks[-1].end is None
     rebuilt = []
     for chunk in chunks:
-        blocks = list(conversion._read_line_blocks(chunk, 1000))
+        blocks = list(files.read_line_blocks(chunk, 1000))
         for first, block in blocks:
             assert first == len(rebuilt) + 1
             rebuilt.extend(block)
@@ -316,13 +319,13 @@ def test_a_corpus_of_only_bad_lines_still_reconciles(tmp_path):
     manifest = convert(corpus, tmp_path / "out")
     assert manifest["counts"]["written"] == 0 and manifest["counts"]["rejected"] == len(BAD_LINES)
     assert manifest["counts"]["reconciled"] and manifest["classes"]["count"] == 0
-    assert (tmp_path / "out" / conversion.CLASSES_FILE).read_text() == ""
+    assert (tmp_path / "out" / CLASSES_FILE).read_text() == ""
     assert all((tmp_path / "out" / s["file"]).stat().st_size == 0 for s in manifest["shards"])
 
 
 def test_leftovers_of_an_interrupted_run_are_cleared(real_dir, tmp_path):
     out = tmp_path / "out"
-    runs = out / (conversion.RUNS_DIR_PREFIX + "deadbeef")
+    runs = out / (RUNS_DIR_PREFIX + "deadbeef")
     runs.mkdir(parents=True)
     (runs / "train-00000-x.pkl").write_bytes(b"partial")
     (out / ".tmp-training.tfrecord-00000-of-00010-abc").write_bytes(b"partial")

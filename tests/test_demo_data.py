@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from components import parsing
-from pipeline import demo_data
+from components.conversion import parsing
+from pipeline.tools import demo_data
 
 
 def test_same_seed_same_bytes_and_other_seed_other_bytes(tmp_path):

@@ -13,7 +13,7 @@ import threading
 import google_crc32c
 import pytest
 
-from pipeline import download
+from pipeline.tools import download
 
 
 class FakeBucket(http.server.ThreadingHTTPServer):

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import encoding, features, parsing, tfrecord
-from components.batch import EncodedDrawings, object_array
-from tests.conftest import ndjson_lines
+from components import features
+from components.conversion import encoding, parsing, tfrecord
+from components.conversion.batch import EncodedDrawings, object_array
+from tests.support import ndjson_lines
 
 
 @pytest.fixture(scope="module")

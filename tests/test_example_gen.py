@@ -12,10 +12,11 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
-from components import conversion
+from components.conversion.config import ConversionConfig
+from components.conversion.manifest import MANIFEST_FILE
 from components.example_gen import QuickDrawExampleGen
 from pipeline.convert import run_conversion
-from tests.conftest import IN_MEMORY
+from tests.support import IN_MEMORY
 
 CLASSES = ["cat", "dog", "monkey", "zigzag", "The Mona Lisa", "hot air balloon"]
 
@@ -29,7 +30,9 @@ def corpus(real_dir, tmp_path_factory):
 
 
 def _pipeline(corpus: str, root: str) -> tfx.dsl.Pipeline:
-    example_gen = QuickDrawExampleGen(input_pattern=corpus, shards=3, train_per_class=100)
+    example_gen = QuickDrawExampleGen(
+        input_pattern=corpus, config=ConversionConfig(shards=3, train_per_class=100)
+    )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     return tfx.dsl.Pipeline(
         pipeline_name="example-gen-test",
@@ -61,9 +64,7 @@ def test_example_gen_writes_the_conversions_shards_and_tfx_reads_them(corpus, tm
 
         # The same bytes as the standalone job's shards: one conversion, two front ends.
         standalone = tmp_path / "standalone"
-        run_conversion(
-            corpus, str(standalone), conversion.ConversionConfig(shards=3, train_per_class=100), IN_MEMORY
-        )
+        run_conversion(corpus, str(standalone), ConversionConfig(shards=3, train_per_class=100), IN_MEMORY)
         for split, prefix in (("train", "training.tfrecord"), ("eval", "eval.tfrecord")):
             shards = sorted(os.listdir(os.path.join(uri, f"Split-{split}")))
             assert shards == [f"data_tfrecord-{i:05d}-of-00003" for i in range(3)]
@@ -71,7 +72,7 @@ def test_example_gen_writes_the_conversions_shards_and_tfx_reads_them(corpus, tm
                 assert _digest(os.path.join(uri, f"Split-{split}", name)) == _digest(
                     str(standalone / f"{prefix}-{i:05d}-of-00003")
                 )
-        manifest = json.loads(open(os.path.join(uri, conversion.MANIFEST_FILE)).read())
+        manifest = json.loads(open(os.path.join(uri, MANIFEST_FILE)).read())
         assert manifest["counts"]["written"] == props["written"].int_value
 
         # StatisticsGen (TFX's own, through tfx_bsl) read every example of both splits.

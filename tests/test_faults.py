@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ndjson_lines
+from tests.support import ndjson_lines
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_killed_at_any_point_a_rerun_gives_the_uninterrupted_bytes(corpus, tmp_p
 
 
 def _run_pipeline(corpus, root, serving) -> subprocess.Popen:
-    from tests.e2e_support import SETTINGS_FLAGS
+    from tests.support import SETTINGS_FLAGS
 
     command = [
         sys.executable,
@@ -104,9 +104,9 @@ def _kill_when(process: subprocess.Popen, marker: bytes, delay: float = 0.0, tim
 def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_rerun(tmp_path):
     """Killed three times (ExampleGen, Transform, Trainer), each rerun goes further; the last one completes,
     reuses every component that had finished, and pushes only the model it trained itself."""
-    from pipeline import demo_data
     from pipeline.outcome import latest_run
     from pipeline.pipeline import METADATA_FILE
+    from pipeline.tools import demo_data
 
     corpus, root, serving = tmp_path / "ndjson", tmp_path / "root", tmp_path / "serving"
     demo_data.write_corpus(str(corpus), per_class=120, classes=6, seed=0)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from components import parsing
-from components.ink import batch_ink
-from tests.conftest import ndjson_lines
+from components.conversion import parsing
+from components.conversion.ink import batch_ink
+from tests.support import ndjson_lines
 
 OPTIONS = parsing.ParseOptions(max_points=100_000)
 

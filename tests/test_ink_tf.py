@@ -7,9 +7,9 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from components import parsing
-from components.ink_tf import ink_from_strokes
-from tests.conftest import ndjson_lines
+from components.conversion import parsing
+from components.training.ink_tf import ink_from_strokes
+from tests.support import ndjson_lines
 
 OPTIONS = parsing.ParseOptions(max_points=100_000)
 

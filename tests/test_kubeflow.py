@@ -16,12 +16,12 @@ from apache_beam.options.pipeline_options import (
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from components.conversion import ConversionConfig
-from components.model import ModelConfig
-from components.trainer import TrainingConfig
-from kubeflow import kubeflow_v2_runner as kfp_runner
-from pipeline.pipeline import PipelineSettings
-from tests.conftest import REPO
+from components.conversion.config import ConversionConfig
+from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, TrainingConfig
+from pipeline import fingerprints
+from pipeline import kubeflow_v2 as kfp_runner
+from pipeline.configs import PipelineSettings
+from tests.support import REPO
 
 IMAGE = "europe-docker.pkg.dev/my-project/ml/quickdraw-pipeline:0.1.0"
 DATAFLOW = dict(project="my-project", region="europe-west4", temp_location="gs://bucket/tmp")
@@ -89,12 +89,16 @@ def test_dataflow_options_reach_every_beam_component(compiled):
         assert options.view_as(WorkerOptions).machine_type == "n2-standard-8"
 
 
+def custom_keys(parameters: dict) -> str:
+    return json.loads(parameters["custom_config"]["stringValue"])[CODE_FINGERPRINT_KEY]
+
+
 def test_the_pipeline_parameters_round_trip(compiled):
     spec, settings = compiled
     trainer = _parameters(spec, "Trainer")
     assert json.loads(trainer["train_args"]["stringValue"]) == {"num_steps": 777}
     assert json.loads(trainer["eval_args"]["stringValue"]) == {"num_steps": 33}
-    assert trainer["run_fn"]["stringValue"] == "components.trainer.run_fn"
+    assert trainer["run_fn"]["stringValue"] == "components.training.trainer.run_fn"
     custom = json.loads(trainer["custom_config"]["stringValue"])
     assert TrainingConfig.from_custom_config(custom) == settings.training
     gen = _parameters(spec, "QuickDrawExampleGen")
@@ -104,6 +108,10 @@ def test_the_pipeline_parameters_round_trip(compiled):
     assert "0.65" in evaluator
     pusher = json.dumps(_parameters(spec, "Pusher"))
     assert "gs://bucket/serving" in pusher
+    # The per-stage code keys survive the IR's serialization.
+    keys = fingerprints.stage_fingerprints()
+    assert gen["code_fingerprint"]["stringValue"] == keys["QuickDrawExampleGen"]
+    assert keys["Pusher"] in pusher and keys["Trainer"] == custom_keys(trainer)
 
 
 @pytest.mark.parametrize("missing", ["project", "region", "temp_location"])

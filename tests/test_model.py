@@ -7,13 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from components import model as M
-from components import parsing
-from tests.conftest import ndjson_lines
+from components import features as F
+from components.conversion import parsing
+from components.training import model as M
+from components.training.config import ModelConfig
+from tests.support import ndjson_lines
 
-SMALL = M.ModelConfig(
-    conv_filters=(8, 8), conv_kernels=(5, 3), lstm_units=8, lstm_layers=2, learning_rate=3e-3
-)
+SMALL = ModelConfig(conv_filters=(8, 8), conv_kernels=(5, 3), lstm_units=8, lstm_layers=2, learning_rate=3e-3)
 
 
 def test_the_tutorial_model_keeps_every_lstm_cudnn_eligible():
@@ -53,9 +53,9 @@ def test_a_drawings_scores_do_not_depend_on_its_batchs_padding():
     ink[1, 4:] = 0.0  # the second drawing is 4 steps long, zero-padded
     lengths = np.array([7, 4])
     longer = np.concatenate([ink, np.zeros((2, 9, 3), np.float32)], axis=1)  # a batch with a longer drawing
-    a = model({M.INK: ink, M.LENGTH: lengths}, training=False).numpy()
-    b = model({M.INK: longer, M.LENGTH: lengths}, training=False).numpy()
-    alone = model({M.INK: ink[1:, :4], M.LENGTH: lengths[1:]}, training=False).numpy()
+    a = model({F.INK: ink, F.LENGTH: lengths}, training=False).numpy()
+    b = model({F.INK: longer, F.LENGTH: lengths}, training=False).numpy()
+    alone = model({F.INK: ink[1:, :4], F.LENGTH: lengths[1:]}, training=False).numpy()
     np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_allclose(a[1:], alone, atol=1e-5)
 
@@ -74,7 +74,7 @@ def test_it_learns_real_drawings_on_cpu(real_dir):
         padded[i, : len(ink)] = ink
     M.keras.utils.set_random_seed(1)
     model = M.build_model(len(classes), SMALL)
-    features = {M.INK: padded, M.LENGTH: length}
+    features = {F.INK: padded, F.LENGTH: length}
     # The history alone (tracing an extra evaluate graph costs more than the training here).
     history = model.fit(features, np.array(labels), epochs=10, batch_size=25, verbose=0).history
     assert history["loss"][-1] < 0.8 * history["loss"][0]

@@ -7,75 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from components import parsing
-from pipeline import configs
-from tests.conftest import ndjson_lines
+from components.conversion import parsing
+from tests.support import BAD_LINES, MAX_POINTS, line, ndjson_lines
 
-OPTIONS = parsing.ParseOptions(max_points=configs.MAX_POINTS)
-GOOD = {
-    "word": "cat",
-    "countrycode": "US",
-    "timestamp": "2017-03-01 00:00:00.00000 UTC",
-    "recognized": True,
-    "key_id": "123",
-    "drawing": [[[0, 10, 20], [0, 5, 0]], [[3, 4], [9, 9]]],
-}
-
-
-def line(**changes) -> bytes:
-    record = dict(GOOD, **changes)
-    for key, value in changes.items():
-        if value is ...:
-            del record[key]
-    return json.dumps(record).encode()
-
-
-BAD_LINES = {
-    "blank": (b"", parsing.BLANK_LINE),
-    "spaces": (b"   \t", parsing.BLANK_LINE),
-    "not utf-8": (b'{"word": "caf\xe9"}', parsing.INVALID_UTF8),
-    "not json": (b'{"word": "cat", ', parsing.INVALID_JSON),
-    "truncated mid-line": (line()[:-7], parsing.INVALID_JSON),
-    "a list": (b"[1, 2, 3]", parsing.NOT_AN_OBJECT),
-    "a number": (b"42", parsing.NOT_AN_OBJECT),
-    "no word": (line(word=...), parsing.MISSING_WORD),
-    "null word": (line(word=None), parsing.MISSING_WORD),
-    "empty word": (line(word=""), parsing.INVALID_WORD),
-    "numeric word": (line(word=7), parsing.INVALID_WORD),
-    "no key_id": (line(key_id=...), parsing.MISSING_KEY_ID),
-    "empty key_id": (line(key_id=""), parsing.INVALID_KEY_ID),
-    "list key_id": (line(key_id=[1]), parsing.INVALID_KEY_ID),
-    "numeric countrycode": (line(countrycode=1), parsing.INVALID_COUNTRYCODE),
-    "string recognized": (line(recognized="yes"), parsing.INVALID_RECOGNIZED),
-    "no drawing": (line(drawing=...), parsing.MISSING_DRAWING),
-    "drawing not a list": (line(drawing="abc"), parsing.INVALID_DRAWING),
-    "too shallow": (line(drawing=[[1, 2], [3, 4]]), parsing.INVALID_DRAWING),
-    "too deep": (line(drawing=[[[[1]], [[2]]]]), parsing.INVALID_DRAWING),
-    "one axis": (line(drawing=[[[1, 2]]]), parsing.INVALID_DRAWING),
-    "four axes": (line(drawing=[[[1], [2], [3], [4]]]), parsing.INVALID_DRAWING),
-    "string coordinate": (line(drawing=[[["1", 2], [3, 4]]]), parsing.INVALID_DRAWING),
-    "bool coordinate": (line(drawing=[[[True, 2], [3, 4]]]), parsing.INVALID_DRAWING),
-    "null coordinate": (line(drawing=[[[None, 2], [3, 4]]]), parsing.INVALID_DRAWING),
-    "null stroke": (line(drawing=[None]), parsing.INVALID_DRAWING),
-    "x/y lengths differ": (line(drawing=[[[1, 2, 3], [4, 5]]]), parsing.MISMATCHED_STROKE_LENGTHS),
-    "NaN": (b'{"word":"cat","key_id":"1","drawing":[[[NaN,1],[2,3]]]}', parsing.NON_FINITE_COORDINATE),
-    "Infinity": (
-        b'{"word":"cat","key_id":"1","drawing":[[[1,2],[Infinity,3]]]}',
-        parsing.NON_FINITE_COORDINATE,
-    ),
-    "beyond float32": (line(drawing=[[[1e39, 2], [3, 4]]]), parsing.NON_FINITE_COORDINATE),
-    "beyond float64": (
-        b'{"word":"cat","key_id":"1","drawing":[[[1e400,2],[3,4]]]}',
-        parsing.NON_FINITE_COORDINATE,
-    ),
-    "no strokes": (line(drawing=[]), parsing.EMPTY_DRAWING),
-    "empty strokes": (line(drawing=[[[], []]]), parsing.EMPTY_DRAWING),
-    "one point": (line(drawing=[[[1], [2]]]), parsing.TOO_FEW_POINTS),
-    "too many points": (
-        line(drawing=[[list(range(configs.MAX_POINTS + 1)), [0] * (configs.MAX_POINTS + 1)]]),
-        parsing.TOO_MANY_POINTS,
-    ),
-}
+OPTIONS = parsing.ParseOptions(max_points=MAX_POINTS)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_LINES))
@@ -136,7 +71,7 @@ def test_default_max_points_passes_every_real_drawing(real_dir, raw_dir):
         for name, lines in ndjson_lines(directory).items():
             for text in lines:
                 record = json.loads(text)
-                assert sum(len(s[0]) for s in record["drawing"]) <= configs.MAX_POINTS, name
+                assert sum(len(s[0]) for s in record["drawing"]) <= MAX_POINTS, name
 
 
 def test_fast_and_slow_paths_agree_on_real_data(real_dir):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import time
-
 import pytest
 import tensorflow_model_analysis as tfma
 
-from components import evaluation
-from components.conversion import ConversionConfig
-from components.model import ModelConfig
-from components.trainer import TrainingConfig
+from components.conversion.config import ConversionConfig
+from components.training import evaluation
+from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, TrainingConfig
+from pipeline import fingerprints
 from pipeline import pipeline as P
+from pipeline.configs import PipelineSettings
 
 
 def _components(p) -> dict:
@@ -42,7 +40,7 @@ def test_the_pipeline_has_every_component_wired(tmp_path):
 
 
 def test_settings_reach_the_components(tmp_path):
-    settings = P.PipelineSettings(
+    settings = PipelineSettings(
         train_steps=7,
         eval_steps=3,
         conversion=ConversionConfig(train_per_class=11, salt="pepper"),
@@ -51,8 +49,19 @@ def test_settings_reach_the_components(tmp_path):
     nodes = _components(P.create_pipeline("t", str(tmp_path), "in", "out", settings, input_fingerprint="abc"))
     gen = nodes["QuickDrawExampleGen"].exec_properties
     assert (gen["train_per_class"], gen["salt"], gen["input_fingerprint"]) == (11, "pepper", "abc")
+    # Every conversion setting is an ExampleGen parameter, derived from its declaration.
+    assert {k: gen[k] for k in ConversionConfig().to_json()} == {
+        **settings.conversion.to_json(),
+        "recognized_only": 0,
+    }
     custom = nodes["Trainer"].exec_properties["custom_config"]
-    assert '"batch_size": 5' in custom and '"lstm_units": 9' in custom and P.CODE_FINGERPRINT in custom
+    assert '"batch_size": 5' in custom and '"lstm_units": 9' in custom and CODE_FINGERPRINT_KEY in custom
+    # One max_points: the Trainer reads it from the conversion's manifest, not from its own setting.
+    assert "max_points" not in custom
+    keys = fingerprints.stage_fingerprints()
+    assert gen["code_fingerprint"] == keys["QuickDrawExampleGen"]
+    for node in ("Transform", "Trainer", "Pusher"):
+        assert keys[node] in nodes[node].exec_properties["custom_config"], node
 
 
 def test_training_config_round_trips_and_refuses_unknown_settings():
@@ -72,30 +81,3 @@ def test_the_blessing_threshold_applies_to_the_overall_slice_only():
     assert per_slice.threshold.change_threshold.absolute.value == pytest.approx(-0.02, abs=1e-9)
     with pytest.raises(ValueError):
         evaluation.eval_config(1.5)
-
-
-def test_the_input_fingerprint_follows_the_files(tmp_path):
-    (tmp_path / "a.ndjson").write_text("{}\n")
-    first = P.input_fingerprint(str(tmp_path))
-    assert P.input_fingerprint(str(tmp_path)) == first
-    (tmp_path / "b.ndjson").write_text("{}\n")
-    second = P.input_fingerprint(str(tmp_path))
-    assert second != first
-    (tmp_path / "b.ndjson").write_text("{}\n{}\n")
-    assert P.input_fingerprint(str(tmp_path)) != second
-
-
-def test_the_code_fingerprint_changes_with_the_code(tmp_path, monkeypatch):
-    import components
-
-    fake = tmp_path / "components"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("")
-    (fake / "m.py").write_text("x = 1\n")
-    monkeypatch.setattr(components, "__file__", str(fake / "__init__.py"))
-    before = P.code_fingerprint()
-    time.sleep(0.01)
-    (fake / "m.py").write_text("x = 2\n")
-    assert P.code_fingerprint() != before
-    os.remove(fake / "m.py")
-    assert P.code_fingerprint() not in (before,)

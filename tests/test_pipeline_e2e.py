@@ -20,15 +20,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import parsing, signatures
-from components.conversion import ConversionConfig, read_manifest
-from components.pusher import versions
-from components.transform import UNKNOWN_CLASS
-from pipeline import demo_data, local_run, predict
-from pipeline.pipeline import PipelineSettings
-from tests.conftest import REPO
-from tests.e2e_support import DEMO_CLASSES, SETTINGS, SETTINGS_FLAGS, SMALL
-from tests.test_parsing import BAD_LINES
+from components.conversion import parsing
+from components.conversion.config import ConversionConfig
+from components.conversion.manifest import read_manifest
+from components.pusher.executor import versions
+from components.training import signatures
+from components.training.transform import UNKNOWN_CLASS
+from pipeline import fingerprints, local_run, predict
+from pipeline.configs import PipelineSettings
+from pipeline.tools import demo_data
+from tests.support import BAD_LINES, DEMO_CLASSES, REPO, SETTINGS, SETTINGS_FLAGS, SMALL
 
 REAL_CLASSES = ["cat", "dog", "The Eiffel Tower", "hot air balloon", "zigzag", "snowflake"]
 
@@ -72,6 +73,26 @@ def test_an_unchanged_rerun_reuses_the_cache_and_pushes_no_new_version(demo):
     assert cached >= {"QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"}
     assert result.blessed  # against itself as the baseline: no drop
     assert versions(demo["serving"]) == before
+
+
+def test_after_an_edit_of_the_pusher_only_the_pusher_runs_again(demo, tmp_path):
+    """The code keys are per stage: a Pusher edit must not re-run the conversion, Transform or training."""
+    for folder in ("components", "pipeline"):
+        shutil.copytree(
+            os.path.join(REPO, folder), tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    with open(tmp_path / "components" / "pusher" / "executor.py", "a", encoding="utf-8") as f:
+        f.write("\n# an edit of the Pusher\n")
+    edited = fingerprints.stage_fingerprints(str(tmp_path))
+    assert edited[fingerprints.PUSHER] != fingerprints.stage_fingerprints()[fingerprints.PUSHER]
+    before = versions(demo["serving"])
+    result, _ = local_run.run(
+        demo["corpus"], demo["root"], demo["serving"], SETTINGS, code_fingerprints=edited
+    )
+    cached = {name for name, node in result.nodes.items() if node.cached}
+    assert cached >= {"QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"}
+    assert "Pusher" not in cached and result.blessed
+    assert versions(demo["serving"]) == before  # the same model: recorded, not copied again
 
 
 def test_a_model_below_the_threshold_is_not_pushed(demo):

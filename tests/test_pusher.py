@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from components.pusher import STAGING_PREFIX, push, versions
+from components.pusher.executor import STAGING_PREFIX, push, versions
 
 
 def _model(path, payload: bytes) -> str:

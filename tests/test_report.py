@@ -10,10 +10,10 @@ import sys
 import pytest
 import tensorflow_model_analysis as tfma
 
-from pipeline import local_run, report
-from pipeline.pipeline import PipelineSettings
-from tests.conftest import REPO
-from tests.e2e_support import DEMO_CLASSES, SETTINGS
+from pipeline import local_run
+from pipeline.configs import PipelineSettings
+from pipeline.report import collect, render
+from tests.support import DEMO_CLASSES, REPO, SETTINGS
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -36,7 +36,7 @@ def strict_run(demo):
 
 def test_the_report_of_a_blessed_run(demo, tmp_path):
     first = demo["first"]
-    built = report.build(demo["root"], run_id=first.run_id)
+    built = collect.build(demo["root"], run_id=first.run_id)
     assert built.outcome.blessed and built.outcome.pushed_to == first.pushed_to
     # The first run has no blessed baseline: the value threshold passed, the change threshold was not applied.
     assert [t.passed for t in built.thresholds] == [True, None]
@@ -55,8 +55,10 @@ def test_the_report_of_a_blessed_run(demo, tmp_path):
     wrong = 1 - built.outcome.metrics["sparse_categorical_accuracy"]
     if wrong > 0:
         assert built.misclassified and built.confused
-        assert all(m.true != m.predicted and m.svg.startswith("<svg") for m in built.misclassified)
-    page = report.render(built)
+        assert all(
+            m.true != m.predicted and render.ink_svg(m.ink).startswith("<svg") for m in built.misclassified
+        )
+    page = render.render(built)
     assert "Blessed and pushed to" in page and first.run_id in page
     assert all(name in page for name in (r.name for r in built.per_class))
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
@@ -64,13 +66,13 @@ def test_the_report_of_a_blessed_run(demo, tmp_path):
 
 
 def test_the_report_of_a_run_that_was_not_blessed_shows_why_and_the_baseline(strict_run, demo):
-    built = report.build(demo["root"])  # the latest run with an Evaluator
+    built = collect.build(demo["root"])  # the latest run with an Evaluator
     assert built.outcome.run_id == strict_run.run_id and not built.outcome.blessed
     assert built.has_baseline and built.baseline  # the first run's model, blessed
     (value, change) = built.thresholds
     assert value.description.startswith("overall accuracy ≥ 1.0000") and value.passed is False
     assert change.passed is True  # the same model as the baseline: no drop
-    page = report.render(built)
+    page = render.render(built)
     assert "Not blessed: accuracy" in page and "Candidate vs baseline" in page and "FAILED" in page
     assert "not blessed" in built.text_summary().lower() and "FAILED" in built.text_summary()
 
@@ -125,7 +127,7 @@ def test_the_report_renders_in_headless_chromium_without_errors(demo, tmp_path):
 
     chromium = _chromium()
     page = tmp_path / "report.html"
-    report.write(report.build(demo["root"], run_id=demo["first"].run_id), str(page))
+    render.write(collect.build(demo["root"], run_id=demo["first"].run_id), str(page))
     shot = tmp_path / "shot.png"
     browser = subprocess.run(
         [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components import splits
-from components.batch import EncodedDrawings, object_array
-from components.conversion import BottomKFn
+from components.conversion import splits
+from components.conversion.batch import EncodedDrawings, object_array
+from components.conversion.transforms import BottomKFn
 
 
 def test_hash_is_pinned_across_versions_and_processes():

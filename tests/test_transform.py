@@ -7,7 +7,7 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from components import transform
+from components.training import transform
 
 RAW_SPEC = {"ink": tf.io.VarLenFeature(tf.float32), "word": tf.io.FixedLenFeature([], tf.string)}
 

@@ -1,0 +1,93 @@
+"""Per-stage cache keys: an edit re-runs the stage it belongs to and the stages that read its output, no other.
+
+Each case edits one file in a copy of the source tree and compares the keys
+(``pipeline.fingerprints.stage_fingerprints``) before and after.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from pipeline import fingerprints
+from pipeline.fingerprints import EVALUATOR, EXAMPLE_GEN, PUSHER, STAGES, TRAINER, TRANSFORM
+from tests.support import REPO
+
+EVERYTHING = {EXAMPLE_GEN, TRANSFORM, TRAINER, EVALUATOR, PUSHER}
+
+
+@pytest.fixture
+def tree(tmp_path) -> str:
+    """A copy of the sources the keys are computed from."""
+    for folder in ("components", "pipeline"):
+        shutil.copytree(
+            os.path.join(REPO, folder), tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "edited, changed",
+    [
+        ("components/conversion/parsing.py", EVERYTHING),
+        ("components/conversion/config.py", EVERYTHING),
+        ("components/example_gen/executor.py", EVERYTHING),
+        ("components/features.py", EVERYTHING),
+        ("components/training/transform.py", {TRANSFORM, TRAINER, EVALUATOR, PUSHER}),
+        ("components/training/model.py", {TRAINER, EVALUATOR, PUSHER}),
+        ("components/training/signatures.py", {TRAINER, EVALUATOR, PUSHER}),
+        ("components/training/evaluation.py", {EVALUATOR, PUSHER}),
+        ("components/pusher/executor.py", {PUSHER}),
+        ("components/pusher/component.py", {PUSHER}),
+        ("pipeline/report/render.py", set()),
+        ("pipeline/tools/classes.py", set()),
+        ("pipeline/cli.py", set()),
+    ],
+)
+def test_an_edit_changes_its_stage_and_the_stages_downstream_only(tree, edited, changed):
+    before = fingerprints.stage_fingerprints(tree)
+    with open(os.path.join(tree, edited), "a", encoding="utf-8") as f:
+        f.write("\n# an edit\n")
+    after = fingerprints.stage_fingerprints(tree)
+    assert {stage for stage in before if before[stage] != after[stage]} == changed
+
+
+def test_adding_or_removing_a_module_changes_its_stage(tree):
+    before = fingerprints.stage_fingerprints(tree)
+    new = os.path.join(tree, "components", "pusher", "retry.py")
+    with open(new, "w", encoding="utf-8") as f:
+        f.write("x = 1\n")
+    added = fingerprints.stage_fingerprints(tree)
+    assert added[PUSHER] != before[PUSHER] and added[TRAINER] == before[TRAINER]
+    os.remove(new)
+    assert fingerprints.stage_fingerprints(tree) == before
+
+
+def test_every_module_of_components_belongs_to_a_stage():
+    """New code cannot escape the cache key: each file under components/ is some stage's source."""
+    covered = {f for stage in STAGES.values() for f in fingerprints.stage_files(REPO, stage)}
+    modules = {
+        os.path.relpath(os.path.join(d, f), REPO)
+        for d, _, files in os.walk(os.path.join(REPO, "components"))
+        if "__pycache__" not in d
+        for f in files
+        if f.endswith(".py")
+    }
+    assert modules - covered == set()
+
+
+def test_the_keys_do_not_depend_on_where_the_tree_lies(tree):
+    assert fingerprints.stage_fingerprints(tree) == fingerprints.stage_fingerprints(REPO)
+
+
+def test_the_input_fingerprint_follows_the_files(tmp_path):
+    (tmp_path / "a.ndjson").write_text("{}\n")
+    first = fingerprints.input_fingerprint(str(tmp_path))
+    assert fingerprints.input_fingerprint(str(tmp_path)) == first
+    (tmp_path / "b.ndjson").write_text("{}\n")
+    second = fingerprints.input_fingerprint(str(tmp_path))
+    assert second != first
+    (tmp_path / "b.ndjson").write_text("{}\n{}\n")
+    assert fingerprints.input_fingerprint(str(tmp_path)) != second
