@@ -22,11 +22,12 @@ DEMO_RUN_FLAGS := --train-steps 300 --eval-steps 20 --lstm-units 64 --lstm-layer
 	--accuracy-threshold 0.7
 BENCH_DIR := build/bench
 
-.PHONY: help setup demo test lint browser bench-convert bench-train bench-train-gpu clean
+.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-gpu clean
 
 help:
 	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model (~3 min)"
-	@echo "make test           set up, then lint and run every test"
+	@echo "make test           set up, then lint and run every test (what CI runs)"
+	@echo "make test-fast      lint and the unit tests, without the slow ones (< 2 min, for the edit loop)"
 	@echo "make bench-convert  conversion throughput vs the seed on a >=2M-drawing corpus (see BENCHMARKS.md)"
 	@echo "make bench-train    accuracy + training speed of the pipeline on the real drawings, CPU (~15 min)"
 	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
@@ -73,6 +74,10 @@ browser:
 
 test: lint browser
 	$(BIN)/python -m pytest tests
+
+# The edit loop: everything but the tests marked slow (pipelines, compiles, subprocesses, multi-process Beam).
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow" tests
 
 bench-convert: $(STAMP)
 	$(BIN)/python benchmarks/bench_convert.py --workdir $(BENCH_DIR)

@@ -134,6 +134,7 @@ def test_shards_hold_the_seeds_ink_and_the_tutorial_reads_them(real_output, real
     assert checked > 500
 
 
+@pytest.mark.slow  # multi-process Beam
 def test_bytes_identical_across_runners_and_reruns(real_dir, tmp_path):
     first = convert(real_dir, tmp_path / "a", IN_MEMORY)
     convert(real_dir, tmp_path / "b", ["--direct_running_mode=multi_processing", "--direct_num_workers=2"])

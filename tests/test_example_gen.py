@@ -18,6 +18,8 @@ from components.example_gen import QuickDrawExampleGen
 from pipeline.convert import run_conversion
 from tests.support import IN_MEMORY
 
+pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
+
 CLASSES = ["cat", "dog", "monkey", "zigzag", "The Mona Lisa", "hot air balloon"]
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.support import ndjson_lines
 
+pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
+
 
 @pytest.fixture(scope="module")
 def corpus(real_dir, tmp_path_factory):

@@ -23,6 +23,8 @@ from pipeline import kubeflow_v2 as kfp_runner
 from pipeline.configs import PipelineSettings
 from tests.support import REPO
 
+pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
+
 IMAGE = "europe-docker.pkg.dev/my-project/ml/quickdraw-pipeline:0.1.0"
 DATAFLOW = dict(project="my-project", region="europe-west4", temp_location="gs://bucket/tmp")
 BEAM_COMPONENTS = ("QuickDrawExampleGen", "StatisticsGen", "Transform", "Evaluator")

@@ -31,6 +31,8 @@ from pipeline.configs import PipelineSettings
 from pipeline.tools import demo_data
 from tests.support import BAD_LINES, DEMO_CLASSES, REPO, SETTINGS, SETTINGS_FLAGS, SMALL
 
+pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
+
 REAL_CLASSES = ["cat", "dog", "The Eiffel Tower", "hot air balloon", "zigzag", "snowflake"]
 
 

@@ -15,6 +15,8 @@ from pipeline.configs import PipelineSettings
 from pipeline.report import collect, render
 from tests.support import DEMO_CLASSES, REPO, SETTINGS
 
+pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
+
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",

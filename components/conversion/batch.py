@@ -6,7 +6,7 @@ than all the math, so the conversion moves batches of thousands of drawings.
 * ``DrawingBatch``: what the parser produces: identity columns and ragged ink.
 * ``EncodedDrawings``: what Beam shuffles: per drawing, the sort/identity keys
   and its Example already serialized except for ``class_index`` (see
-  `components.encoding`). Flat columns, cheap to pickle, take and concatenate.
+  `encoding`). Flat columns, cheap to pickle, take and concatenate.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A served model that takes a raw drawing (strokes as flat x, y and stroke lengths,
 as a REST client can send them from an NDJSON line) must compute exactly the ink
 the conversion job wrote for training, or training and serving drift. This is
-`components.ink.batch_ink` for one drawing, in float32 TensorFlow ops; a test
+`components.conversion.ink.batch_ink` for one drawing, in float32 TensorFlow ops; a test
 checks it against the conversion's ink on every real drawing.
 """
 

@@ -5,7 +5,7 @@
   top-k class names and scores out.
 - ``predict_strokes``: one raw drawing as a REST client has it in an NDJSON line:
   ``x`` and ``y`` (all strokes' points concatenated) and ``stroke_lengths``. The ink is
-  computed in-graph (``components.ink_tf``, equal to the conversion's) and goes
+  computed in-graph (``ink_tf``, equal to the conversion's) and goes
   through the same transform layer. Malformed drawings fail with a clear
   ``INVALID_ARGUMENT`` before any model work (empty, x/y length mismatch, stroke
   lengths that do not add up, non-finite values, more than ``max_points`` points).

@@ -6,7 +6,7 @@ Transform component does not have to write a second copy of the corpus and the
 model sees exactly what the serving signatures compute. Training runs inside a
 ``tf.distribute`` strategy scope (MirroredStrategy across the GPUs when there are
 several), logs to TensorBoard in the Trainer's run directory, and the model is
-saved with the signatures of ``components.signatures``.
+saved with the signatures of ``signatures``.
 
 Settings come from the Trainer's ``custom_config`` (see ``TrainingConfig``); steps
 from its ``train_args`` / ``eval_args``; the largest drawing ``predict_strokes``
