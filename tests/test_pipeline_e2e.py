@@ -235,7 +235,7 @@ def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
         train_steps=30,
         eval_steps=2,
         accuracy_threshold=0.0,
-        conversion=ConversionConfig(eval_fraction=0.2),
+        conversion=ConversionConfig(eval_fraction=0.2, max_points=600),
         training=SMALL,
     )
     result, _ = local_run.run(str(corpus), str(tmp_path / "root"), str(tmp_path / "serving"), settings)
@@ -243,9 +243,16 @@ def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
     assert manifest["counts"]["reconciled"] and manifest["classes"]["count"] == len(REAL_CLASSES)
     assert result.metrics["example_count"] == manifest["splits"]["eval"]["records"] > 0
     assert result.blessed and result.pushed_to  # threshold 0: any model passes
-    names = [n.decode() for n in tf.saved_model.load(result.pushed_to).class_names().numpy()]
+    served = tf.saved_model.load(result.pushed_to)
+    names = [n.decode() for n in served.class_names().numpy()]
     assert sorted(names[:-1]) == sorted(manifest["splits"]["train"]["per_class"])  # the train vocabulary
     assert names[-1] == UNKNOWN_CLASS  # then the bucket of classes never seen in training
+    # One max_points: the served model accepts what the conversion accepted, and no more.
+    serve = served.signatures[signatures.PREDICT_STROKES]
+    points = tf.range(601, dtype=tf.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 600 points"):
+        serve(x=points, y=points, stroke_lengths=tf.constant([601], tf.int32))
+    assert serve(x=points[:600], y=points[:600], stroke_lengths=tf.constant([600], tf.int32))
 
 
 # Reasons about the labels and metadata: `predict` does not need them, so it still predicts those lines.
