@@ -22,14 +22,15 @@ DEMO_RUN_FLAGS := --train-steps 300 --eval-steps 20 --lstm-units 64 --lstm-layer
 	--accuracy-threshold 0.7
 BENCH_DIR := build/bench
 
-.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-gpu clean
+.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu clean
 
 help:
 	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model (~3 min)"
 	@echo "make test           set up, then lint and run every test (what CI runs)"
 	@echo "make test-fast      lint and the unit tests, without the slow ones (< 2 min, for the edit loop)"
 	@echo "make bench-convert  conversion throughput vs the seed on a >=2M-drawing corpus (see BENCHMARKS.md)"
-	@echo "make bench-train    accuracy + training speed of the pipeline on the real drawings, CPU (~15 min)"
+	@echo "make bench-train    training examples/s, length-bucketed vs padded batches, paired, + accuracy, CPU (~25 min)"
+	@echo "make bench-train-pipeline  accuracy + training speed of the whole pipeline on the real drawings, CPU (~15 min)"
 	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
 	@echo "make setup          only create .venv with the pinned dependencies"
 	@echo "make clean          remove build outputs (keeps .venv)"
@@ -83,7 +84,10 @@ bench-convert: $(STAMP)
 	$(BIN)/python benchmarks/bench_convert.py --workdir $(BENCH_DIR)
 
 bench-train: $(STAMP)
-	$(BIN)/python benchmarks/bench_train.py --workdir build/bench-train --json $(BENCH_DIR)/train-cpu.json
+	$(BIN)/python benchmarks/bench_train.py --workdir build/bench-train --json $(BENCH_DIR)/train-bucketing.json
+
+bench-train-pipeline: $(STAMP)
+	$(BIN)/python benchmarks/bench_train_pipeline.py --workdir build/bench-train-pipeline --json $(BENCH_DIR)/train-cpu.json
 
 bench-train-gpu: $(STAMP)
 	$(BIN)/python benchmarks/bench_train_gpu.py --json $(BENCH_DIR)/train-gpu.json

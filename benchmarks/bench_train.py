@@ -1,24 +1,26 @@
-"""Accuracy and training speed on the real drawings: the whole pipeline on CPU.
+"""Training cost on the real drawings, CPU: length-bucketed vs padded batches, the same run, paired.
 
-Runs ``quickdraw run``'s pipeline (LocalDagRunner) on ../shared/data/quickdraw:
-345 classes, ~28 drawings per class, 10% held out by hash. It trains the
-tutorial's model (Conv1D 48/64/96 + 3 × 128 BiLSTM) for a fixed number of steps
-and reports the Evaluator's top-1/top-3/top-5 accuracy on the eval split and the
-Trainer's examples/s (from its progress log). The tutorial's anchor is ~70% top-1
-after 1M steps on 3.45M drawings (10k per class); this corpus is ~350× smaller.
+The Trainer's own code (``make_dataset`` with the transform layer, ``build_model``: the
+tutorial's Conv1D 48/64/96 + 3 × 128 BiLSTM) on ../shared/data/quickdraw. A first
+pipeline run (1 training step) makes the Examples and the transform graph; then, for
+batch 32 and 256, ``--reps`` pairs of runs alternate padded and bucketed batches
+(examples/s over ``--steps`` steps after ``--warmup``), and their ratio is reported as
+the median of the pairs with its spread. One more pair at batch 32 trains
+``--accuracy-steps`` steps each and evaluates top-1/top-3 on the whole eval split, so
+accuracy is compared at equal steps. The input pipeline alone (read, sort by length,
+parse, transform layer; no model) is measured on one core (a private one-thread pool).
 
-    python benchmarks/bench_train.py --workdir build/bench-train [--train-steps 1500] [--batch-size 32]
+    python benchmarks/bench_train.py --workdir build/bench-train [--reps 3] [--json out.json]
+    python benchmarks/bench_train.py --smoke --pipeline-root ROOT   # tiny, for the test
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
-import re
-import shutil
+import statistics
 import sys
 import time
 
@@ -26,20 +28,40 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "quickdraw")
 sys.path.insert(0, REPO)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-class _Throughput(logging.Handler):
-    """Keeps the trainer's last progress line (``Training: step N/M: ... X examples/s``)."""
+def prepare(data: str, workdir: str) -> str:
+    """A pipeline root whose Examples and transform graph the runs read (1 training step)."""
+    from components.training.config import TrainingConfig
+    from pipeline import local_run
+    from pipeline.configs import PipelineSettings
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.last = ""
+    root = os.path.join(workdir, "root")
+    settings = PipelineSettings(
+        train_steps=1, eval_steps=1, accuracy_threshold=0.0, training=TrainingConfig(batch_size=8)
+    )
+    local_run.run(data, root, os.path.join(workdir, "serving"), settings)
+    return root
 
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("Training: step"):
-            self.last = message
-            print(message, file=sys.stderr, flush=True)
+
+class Timer:
+    """Seconds spent on the steps after the warm-up ones."""
+
+    def __init__(self, warmup: int) -> None:
+        import tf_keras as keras
+
+        outer = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if batch + 1 == warmup:
+                    outer.start = time.perf_counter()
+
+            def on_train_end(self, logs=None):
+                outer.seconds = time.perf_counter() - outer.start
+
+        self.start, self.seconds, self.callback = time.perf_counter(), 0.0, Callback()
 
 
 def main() -> int:
@@ -47,59 +69,130 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workdir", default="build/bench-train")
-    parser.add_argument("--train-steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--data", default=DATA)
+    parser.add_argument("--pipeline-root", help="reuse this pipeline root's Examples and transform graph")
+    parser.add_argument("--batch-sizes", default="32,256")
+    parser.add_argument("--steps", default="60,12", help="measured steps per batch size")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=3, help="pairs (padded, bucketed) per batch size")
+    parser.add_argument(
+        "--accuracy-steps", type=int, default=600, help="steps of the accuracy pair (batch 32)"
+    )
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--smoke", action="store_true", help="a tiny model and a few steps (the test)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    if not os.path.isdir(DATA):
-        print(f"skipped: the real drawings are not at {DATA} (clone with ../shared beside the repo)")
+    if not args.pipeline_root and not os.path.isdir(args.data):
+        print(f"skipped: the real drawings are not at {args.data} (clone with ../shared beside the repo)")
         return 0
 
-    from absl import logging as absl_logging
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    import tf_keras as keras
 
-    from components.training.config import ModelConfig, TrainingConfig
-    from pipeline import local_run
-    from pipeline.configs import PipelineSettings
+    from components.training import batching, trainer, transform
+    from components.training import model as model_lib
+    from components.training.config import ModelConfig
+    from pipeline.outcome import latest_run
+    from pipeline.pipeline import METADATA_FILE
 
-    absl_logging.set_verbosity(absl_logging.INFO)
-    progress = _Throughput()
-    logging.getLogger("absl").addHandler(progress)
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    settings = PipelineSettings(
-        train_steps=args.train_steps,
-        eval_steps=20,
-        accuracy_threshold=0.0,
-        training=TrainingConfig(
-            batch_size=args.batch_size, model=ModelConfig(learning_rate=args.learning_rate)
-        ),
-    )
+    root = args.pipeline_root or prepare(args.data, args.workdir)
+    _, nodes = latest_run(os.path.join(root, METADATA_FILE), "quickdraw", with_node="Trainer")
+    examples = nodes["QuickDrawExampleGen"].uri("examples")
+    train_files = [os.path.join(examples, "Split-train", "*")]
+    eval_files = [os.path.join(examples, "Split-eval", "*")]
+    tto = tft.TFTransformOutput(nodes["Transform"].uri("transform_graph"))
+    layer = tto.transform_features_layer()
+    classes = len(transform.class_names(tto))
+    config = ModelConfig(learning_rate=args.learning_rate)
+    if args.smoke:
+        config = ModelConfig(
+            conv_filters=(8,), conv_kernels=(3,), lstm_units=8, lstm_layers=1, learning_rate=1e-3
+        )
+        args.batch_sizes, args.steps, args.warmup, args.reps, args.accuracy_steps = "8", "3", 1, 1, 4
+    window = 64
+
+    def dataset(batch: int, bucketed: bool, repeat: bool = True):
+        return trainer.make_dataset(
+            train_files if repeat else eval_files, tto, layer, batch, 10_000 if repeat else 0,
+            0 if repeat else None, repeat=repeat, bucket_window=window if bucketed else None,
+        )  # fmt: skip
+
+    def train(batch: int, bucketed: bool, steps: int, warmup: int):
+        keras.utils.set_random_seed(0)
+        model = model_lib.build_model(classes, config)
+        timer = Timer(warmup)
+        model.fit(dataset(batch, bucketed), steps_per_epoch=warmup + steps, epochs=1, verbose=0,
+                  callbacks=[timer.callback])  # fmt: skip
+        return model, steps * batch / timer.seconds
+
+    def real_fraction(batch: int, bucketed: bool, batches: int = 50) -> float:
+        records = trainer.example_records(train_files, 10_000, 0)
+        ds = batching.length_bucketed_batches(records, batch, window, 0) if bucketed else records.batch(batch)
+        real = padded = 0
+        for serialized in ds.take(batches):
+            lengths = batching.ink_lengths(serialized).numpy()
+            real, padded = real + lengths.sum(), padded + lengths.max() * len(lengths)
+        return float(real / padded)
+
+    def input_only(batch: int, bucketed: bool, batches: int) -> float:
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = 1
+        ds = dataset(batch, bucketed).with_options(options)
+        iterator = iter(ds)
+        next(iterator)
+        start = time.perf_counter()
+        for _ in range(batches):
+            next(iterator)
+        return batches * batch / (time.perf_counter() - start)
+
+    results: dict = {
+        "corpus": args.data, "model": "smoke" if args.smoke else "the tutorial's: Conv1D 48/64/96 k5/5/3 + 3x128 BiLSTM",
+        "learning_rate": args.learning_rate, "bucket_window": window, "reps": args.reps, "throughput": [],
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, TF {tf.__version__}",
+    }  # fmt: skip
     started = time.monotonic()
-    result, _ = local_run.run(
-        DATA, os.path.join(args.workdir, "root"), os.path.join(args.workdir, "serving"), settings
-    )
-    wall = time.monotonic() - started
-    rate = re.search(r"([\d.]+) examples/s", progress.last)
-    results = {
-        "corpus": DATA,
-        "train_steps": args.train_steps,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
-        "model": "Conv1D 48/64/96 k5/5/3 + 3x128 BiLSTM (the tutorial's)",
-        "eval_examples": int(result.metrics["example_count"]),
-        "top1": result.metrics["sparse_categorical_accuracy"],
-        "top3": result.metrics["top_3_accuracy"],
-        "top5": result.metrics["top_5_accuracy"],
-        "eval_loss": result.metrics["loss"],
-        "train_examples_per_s": float(rate.group(1)) if rate else None,
-        "pipeline_wall_s": round(wall, 1),
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+    for batch, steps in zip(map(int, args.batch_sizes.split(",")), map(int, args.steps.split(","))):
+        padded, bucketed = [], []
+        for rep in range(args.reps):
+            for mode in (False, True) if rep % 2 == 0 else (True, False):  # alternate who goes first
+                _, rate = train(batch, mode, steps, args.warmup)
+                (bucketed if mode else padded).append(rate)
+                print(f"batch {batch} rep {rep} {'bucketed' if mode else 'padded'}: {rate:.1f} examples/s",
+                      file=sys.stderr, flush=True)  # fmt: skip
+        ratios = [b / p for b, p in zip(bucketed, padded)]
+        results["throughput"].append({
+            "batch": batch, "steps": steps, "padded": padded, "bucketed": bucketed, "ratios": ratios,
+            "median_ratio": statistics.median(ratios), "min_ratio": min(ratios), "max_ratio": max(ratios),
+            "real_ink_padded": real_fraction(batch, False), "real_ink_bucketed": real_fraction(batch, True),
+        })  # fmt: skip
+    accuracy = {}
+    for mode in (False, True):
+        model, _ = train(
+            32 if not args.smoke else 8, mode, args.accuracy_steps, 0 if args.smoke else args.warmup
+        )
+        evaluation = model.evaluate(dataset(256, False, repeat=False), verbose=0, return_dict=True)
+        accuracy["bucketed" if mode else "padded"] = {
+            "top1": evaluation["accuracy"], "top3": evaluation["top3_accuracy"], "loss": evaluation["loss"],
+        }  # fmt: skip
+    results["accuracy"] = {"batch": 32, "steps": args.accuracy_steps + args.warmup, **accuracy}
+    results["input_only_per_core"] = {
+        mode: input_only(32, mode == "bucketed", 20 if args.smoke else 200) for mode in ("padded", "bucketed")
     }
+    results["wall_s"] = round(time.monotonic() - started, 1)
     print(json.dumps(results, indent=2))
     print(
-        f"\n| {args.train_steps} steps × batch {args.batch_size} | {results['top1']:.4f} | {results['top3']:.4f} "
-        f"| {results['top5']:.4f} | {results['train_examples_per_s']:.0f} | {wall / 60:.1f} min |"
+        "\n| batch | padded ex/s (median) | bucketed ex/s (median) | ratio: median [min, max] | real ink: padded → bucketed |"
     )
+    for t in results["throughput"]:
+        print(f"| {t['batch']} | {np.median(t['padded']):.1f} | {np.median(t['bucketed']):.1f} | "
+              f"{t['median_ratio']:.2f}× [{t['min_ratio']:.2f}, {t['max_ratio']:.2f}] | "
+              f"{t['real_ink_padded']:.2f} → {t['real_ink_bucketed']:.2f} |")  # fmt: skip
+    for mode, a in accuracy.items():
+        print(f"| accuracy, {mode} | top-1 {a['top1']:.4f} | top-3 {a['top3']:.4f} | loss {a['loss']:.4f} |")
+    print(f"| input pipeline alone, 1 core | padded {results['input_only_per_core']['padded']:.0f} ex/s | "
+          f"bucketed {results['input_only_per_core']['bucketed']:.0f} ex/s |")  # fmt: skip
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

@@ -63,8 +63,9 @@ def add_config_flags(p: argparse.ArgumentParser, cls: type, title: str | None = 
     for f in _flagged(cls):
         kind = settings.base_type(types[f.name])
         help_text = f.metadata["help"]
-        if kind is bool:
-            p.add_argument(settings.flag_name(f.name), action="store_true", help=help_text)
+        if kind is bool:  # --name, and --no-name for the settings that are on by default
+            action = argparse.BooleanOptionalAction if f.default else "store_true"
+            p.add_argument(settings.flag_name(f.name), action=action, default=f.default, help=help_text)
             continue
         default = ",".join(map(str, f.default)) if kind is tuple else f.default
         p.add_argument(

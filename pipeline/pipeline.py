@@ -25,13 +25,14 @@ from tfx.dsl.components.base.base_component import BaseComponent
 from components.example_gen import QuickDrawExampleGen
 from components.pusher import VersionedPusher
 from components.training import evaluation
-from components.training.config import CODE_FINGERPRINT_KEY
+from components.training.config import CHECKPOINT_ROOT_KEY, CODE_FINGERPRINT_KEY
 from pipeline import fingerprints
 from pipeline.configs import PipelineSettings
 
 PREPROCESSING_FN = "components.training.transform.preprocessing_fn"
 RUN_FN = "components.training.trainer.run_fn"
 METADATA_FILE = "metadata.sqlite"
+CHECKPOINTS_DIR = "checkpoints"  # under the pipeline root: where an interrupted Trainer's re-run resumes from
 
 
 def create_pipeline(
@@ -70,22 +71,25 @@ def create_pipeline(
         materialize=False,
         custom_config={CODE_FINGERPRINT_KEY: code[fingerprints.TRANSFORM]},
     )
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=examples,
-        transform_graph=transform.outputs["transform_graph"],
-        train_args=tfx.proto.TrainArgs(num_steps=settings.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=settings.eval_steps),
-        custom_config={
-            **settings.training.to_custom_config(),
-            CODE_FINGERPRINT_KEY: code[fingerprints.TRAINER],
-        },
-    )
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=examples,
+        transform_graph=transform.outputs["transform_graph"],
+        # Only with --warm-start: an input re-runs the Trainer whenever a newer model is blessed.
+        base_model=baseline.outputs["model"] if settings.training.warm_start else None,
+        train_args=tfx.proto.TrainArgs(num_steps=settings.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=settings.eval_steps),
+        custom_config={
+            **settings.training.to_custom_config(),
+            CODE_FINGERPRINT_KEY: code[fingerprints.TRAINER],
+            CHECKPOINT_ROOT_KEY: checkpoint_root(pipeline_root),
+        },
+    )
     evaluator = tfx.components.Evaluator(
         examples=examples,
         model=trainer.outputs["model"],
@@ -119,6 +123,11 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],
     )
+
+
+def checkpoint_root(pipeline_root: str) -> str:
+    """Where Trainers keep resumable checkpoints: ``<pipeline root>/checkpoints`` (local or gs://)."""
+    return pipeline_root.rstrip("/") + "/" + CHECKPOINTS_DIR
 
 
 def local_metadata_config(pipeline_root: str):

@@ -30,3 +30,16 @@ def test_training_throughput_harness_smoke_run(real_dir):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "| generic | 8 | off |" in run.stdout and "| generic | 8 | on |" in run.stdout
     assert "| parse + pad per batch | 8 |" in run.stdout
+
+
+def test_the_bucketing_benchmark_smoke_run(demo):
+    """`make bench-train`'s harness, tiny, on the demo pipeline root's Examples and transform graph."""
+    run = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "bench_train.py"), "--smoke", "--pipeline-root",
+         demo["root"]],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"),
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| 8 |" in run.stdout and "| accuracy, bucketed | top-1" in run.stdout
+    assert "| input pipeline alone, 1 core | padded" in run.stdout

@@ -28,7 +28,8 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
     settings = _settings(
         "--train-steps", "7", "--eval-steps", "5", "--accuracy-threshold", "0.3", "--max-accuracy-drop", "0.1",
         "--eval-fraction", "0.2", "--shards", "3", "--salt", "pepper", "--train-per-class", "3", "--eval-per-class", "2", "--recognized-only", "--max-points", "600", "--batch-size", "5",
-        "--shuffle-buffer", "0", "--seed", "4", "--top-k", "3", "--conv-filters", "8,9", "--conv-kernels", "3,3",
+        "--shuffle-buffer", "0", "--seed", "4", "--top-k", "3", "--no-bucket-by-length", "--bucket-window", "8",
+        "--checkpoint-steps", "7", "--checkpoint-seconds", "9", "--warm-start", "--mixed-precision", "--conv-filters", "8,9", "--conv-kernels", "3,3",
         "--batch-norm", "--dropout", "0.5", "--lstm-units", "9", "--lstm-layers", "2", "--learning-rate", "0.01",
         "--clip-norm", "1.5",
     )  # fmt: skip
@@ -40,7 +41,12 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         shuffle_buffer=0,
         seed=4,
         top_k=3,
-        model=ModelConfig((8, 9), (3, 3), True, 0.5, 9, 2, 0.01, 1.5),
+        bucket_by_length=False,
+        bucket_window=8,
+        checkpoint_steps=7,
+        checkpoint_seconds=9.0,
+        warm_start=True,
+        model=ModelConfig((8, 9), (3, 3), True, 0.5, 9, 2, 0.01, 1.5, True),
     )
     # ... and every field of every config was set above, so none is left without a flag.
     for config in (settings, settings.conversion, settings.training, settings.training.model):

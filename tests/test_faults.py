@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,7 +71,7 @@ def test_killed_at_any_point_a_rerun_gives_the_uninterrupted_bytes(corpus, tmp_p
     assert killed >= 3, f"only {killed} of 4 runs were killed before they finished"
 
 
-def _run_pipeline(corpus, root, serving) -> subprocess.Popen:
+def _run_pipeline(corpus, root, serving, *flags: str) -> subprocess.Popen:
     from tests.support import SETTINGS_FLAGS
 
     command = [
@@ -82,7 +84,7 @@ def _run_pipeline(corpus, root, serving) -> subprocess.Popen:
         "--pipeline-root",
         str(root),
     ]
-    command += ["--serving-dir", str(serving), "--accuracy-threshold", "0.4", *SETTINGS_FLAGS]
+    command += ["--serving-dir", str(serving), "--accuracy-threshold", "0.4", *SETTINGS_FLAGS, *flags]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -134,3 +136,44 @@ def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_re
     with open(os.path.join(model_uri, "Format-Serving", "saved_model.pb"), "rb") as a:
         with open(serving / version / "saved_model.pb", "rb") as b:
             assert a.read() == b.read(), "the pushed model is not the one the rerun trained"
+
+
+def _summary(nodes) -> dict:
+    with open(os.path.join(nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
+        return json.load(f)
+
+
+def test_a_trainer_killed_after_a_checkpoint_resumes_from_it_and_not_from_a_stale_one(tmp_path):
+    """SIGKILL once a checkpoint is written; a run with another setting must start at step 0; the same
+    command resumes from the checkpoint, trains the configured steps in total, and pushes one model."""
+    from pipeline.outcome import latest_run
+    from pipeline.pipeline import METADATA_FILE
+    from pipeline.tools import demo_data
+
+    corpus, root, serving = tmp_path / "ndjson", tmp_path / "root", tmp_path / "serving"
+    demo_data.write_corpus(str(corpus), per_class=120, classes=6, seed=0)
+    # Later flags win over SETTINGS_FLAGS; any model above the threshold is pushed, whatever the baseline.
+    flags = ("--train-steps", "100", "--checkpoint-steps", "20", "--max-accuracy-drop", "1")
+    _kill_when(_run_pipeline(corpus, root, serving, *flags), b"Training: checkpoint at step")
+    assert not serving.exists() or not os.listdir(serving)
+    (checkpoint_dir,) = (root / "checkpoints").iterdir()
+
+    other = _run_pipeline(corpus, root, serving, *flags, "--learning-rate", "0.004")
+    _, err = other.communicate(timeout=600)
+    assert other.returncode == 0, err.decode()[-3000:]
+    assert b"resuming from step" not in err, "another setting must not resume from a stale checkpoint"
+    _, nodes = latest_run(str(root / METADATA_FILE), "quickdraw")
+    assert _summary(nodes)["resumed_from_step"] == 0
+    assert checkpoint_dir.exists(), "the interrupted run's checkpoints belong to its own settings"
+
+    rerun = _run_pipeline(corpus, root, serving, *flags)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err.decode()[-3000:]
+    match = re.search(rb"resuming from step (\d+)", err)
+    assert match and int(match.group(1)) >= 20, err.decode()[-3000:]
+    _, nodes = latest_run(str(root / METADATA_FILE), "quickdraw")
+    summary = _summary(nodes)
+    assert summary["resumed_from_step"] == int(match.group(1))
+    assert summary["optimizer_iterations"] == 100, "the steps before and after the kill add up to the setting"
+    assert b"Model blessed; pushed to" in out and len(os.listdir(serving)) == 2  # the other run's + this one
+    assert not checkpoint_dir.exists(), "checkpoints are removed once the model is saved"

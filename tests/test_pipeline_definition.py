@@ -81,3 +81,13 @@ def test_the_blessing_threshold_applies_to_the_overall_slice_only():
     assert per_slice.threshold.change_threshold.absolute.value == pytest.approx(-0.02, abs=1e-9)
     with pytest.raises(ValueError):
         evaluation.eval_config(1.5)
+
+
+def test_the_trainer_gets_a_checkpoint_root_and_a_base_model_only_with_warm_start(tmp_path):
+    root = str(tmp_path / "root")
+    cold = _components(P.create_pipeline("t", root, "in", "out"))["Trainer"]
+    assert "base_model" not in cold.inputs  # a newer blessed model must not re-run a cold Trainer
+    assert f'"checkpoint_root": "{root}/checkpoints"' in cold.exec_properties["custom_config"]
+    warm = PipelineSettings(training=TrainingConfig(warm_start=True))
+    trainer = _components(P.create_pipeline("t", root, "in", "out", warm))["Trainer"]
+    assert trainer.inputs["base_model"].producer_component_id == "latest_blessed_model_resolver"

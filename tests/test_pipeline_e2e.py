@@ -10,6 +10,7 @@ The model is shrunk (one 16-unit BiLSTM) so that the module stays within minutes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -281,3 +282,14 @@ def test_predict_accounts_for_every_line_of_the_hostile_corpus(demo, tmp_path):
     assert set(err.text.splitlines()) == expected_skips
     assert counts["skipped"] == len(expected_skips)
     assert counts["predicted"] + counts["skipped"] == len(lines)
+
+
+def test_a_warm_start_begins_from_the_latest_blessed_model(demo):
+    """--warm-start: the Trainer gets the resolver's latest blessed model and loads its weights."""
+    warm = dataclasses.replace(SETTINGS, training=dataclasses.replace(SMALL, warm_start=True))
+    result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], warm)
+    assert not result.nodes["Trainer"].cached
+    with open(os.path.join(result.nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
+        summary = json.load(f)
+    assert summary["warm_start"]["loaded"] is True, summary
+    assert summary["warm_start"]["from"].startswith(os.path.join(demo["root"], "Trainer", "model"))

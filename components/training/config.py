@@ -16,6 +16,9 @@ from components.errors import ConfigError
 from components.settings import at_least, between, each, setting
 
 CODE_FINGERPRINT_KEY = "code_fingerprint"  # custom_config key of the pipeline's cache key, not a setting
+# custom_config key of where resumable checkpoints live (the pipeline root's `checkpoints/`): an environment
+# value set by the pipeline, not a setting
+CHECKPOINT_ROOT_KEY = "checkpoint_root"
 PROGRESS_SECONDS = 10.0  # how often the Trainer logs its progress
 PROGRESS_PREFIX = "Training:"  # the Trainer's progress lines start with this (`quickdraw run` shows them)
 
@@ -32,6 +35,9 @@ class ModelConfig:
     lstm_layers: int = setting(3, "bidirectional LSTM layers", at_least(1))
     learning_rate: float = setting(1e-4, "Adam learning rate", at_least(0.0))
     clip_norm: float = setting(9.0, "gradient clipping norm", at_least(0.0))
+    mixed_precision: bool = setting(
+        False, "mixed_float16 compute (float32 weights, logits and loss; dynamic loss scaling): for GPUs"
+    )
 
     def __post_init__(self) -> None:
         settings.validate(self)
@@ -45,6 +51,15 @@ class TrainingConfig:
     shuffle_buffer: int = setting(10_000, "examples in the training shuffle buffer", at_least(0))
     seed: int = setting(0, "seed of the shuffle and the initial weights", at_least(0))
     top_k: int = setting(5, "class names the serving signatures return per drawing", at_least(1))
+    bucket_by_length: bool = setting(
+        True, "batch drawings of similar length together (sorted within windows; batches still shuffled)"
+    )
+    bucket_window: int = setting(64, "batches per length-sorting window", at_least(1))
+    checkpoint_steps: int = setting(1000, "save a resumable checkpoint every N steps ...", at_least(1))
+    checkpoint_seconds: float = setting(300.0, "... and at least every N seconds", at_least(1.0))
+    warm_start: bool = setting(
+        False, "start from the latest blessed model's weights when its architecture and classes match"
+    )
     model: ModelConfig = dataclasses.field(default=ModelConfig())
 
     def __post_init__(self) -> None:
@@ -55,6 +70,7 @@ class TrainingConfig:
         """From the Trainer's flat ``custom_config``; unknown keys are refused."""
         given = dict(custom_config or {})
         given.pop(CODE_FINGERPRINT_KEY, None)
+        given.pop(CHECKPOINT_ROOT_KEY, None)
         model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
         own = {f.name for f in dataclasses.fields(cls)} - {"model"}
         unknown = set(given) - own - model_fields

@@ -79,8 +79,21 @@ def build_model(
     """The compiled model: {ink, length} → logits over ``num_classes``.
 
     The LSTMs run on cuDNN on a GPU; ``generic_kernel=True`` (benchmarks only)
-    forces Keras's generic kernel with identical math.
+    forces Keras's generic kernel with identical math. With ``config.mixed_precision``
+    the layers compute in float16 under the ``mixed_float16`` policy (weights stay
+    float32), the logits, softmax and loss in float32, and ``compile`` wraps the
+    optimizer in Keras's dynamic ``LossScaleOptimizer``. The global policy is set only
+    while the layers are made, and restored after.
     """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
+    try:
+        return _build(num_classes, config, generic_kernel)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _build(num_classes: int, config: ModelConfig, generic_kernel: bool) -> keras.Model:
     ink = keras.Input(shape=(None, 3), dtype=tf.float32, name=F.INK)
     length = keras.Input(shape=(), dtype=tf.int64, name=F.LENGTH)
     mask = LengthMask(name="mask")(ink, length)

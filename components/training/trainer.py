@@ -1,9 +1,13 @@
 """``run_fn`` for the TFX Trainer: train the tutorial's model on the transformed drawings.
 
-Input pipeline: the ExampleGen's raw shards are read, parsed (only ``ink`` and
-``word``) and passed through the transform layer inside ``tf.data``, so the
-Transform component does not have to write a second copy of the corpus and the
-model sees exactly what the serving signatures compute. Training runs inside a
+Input pipeline: the ExampleGen's raw shards are read, batched by length
+(``batching``: drawings of similar length together, so the LSTMs do not run over
+padding; on by default), parsed (only ``ink`` and ``word``) and passed through the
+transform layer inside ``tf.data``, so the Transform component does not have to
+write a second copy of the corpus and the model sees exactly what the serving
+signatures compute. An interrupted Trainer re-run with the same inputs and settings
+resumes from its last checkpoint (``checkpoints``); ``warm_start`` starts from the
+latest blessed model's weights when they fit. Training runs inside a
 ``tf.distribute`` strategy scope (MirroredStrategy across the GPUs when there are
 several), logs to TensorBoard in the Trainer's run directory, and the model is
 saved with the signatures of ``signatures``.
@@ -26,9 +30,14 @@ from absl import logging
 
 from components import features as F
 from components.conversion.manifest import MANIFEST_FILE
+from components.training import batching, signatures, transform, warm_start
 from components.training import model as model_lib
-from components.training import signatures, transform
-from components.training.config import PROGRESS_PREFIX, PROGRESS_SECONDS, TrainingConfig
+from components.training.checkpoints import CheckpointEvery, Resumable, checkpoint_directory
+from components.training.config import CHECKPOINT_ROOT_KEY, PROGRESS_PREFIX, PROGRESS_SECONDS, TrainingConfig
+
+SUMMARY_FILE = (
+    "training_summary.json"  # in the Trainer's model_run: resumed from which step, warm start or not
+)
 
 
 def _files(patterns: list[str]) -> list[str]:
@@ -46,11 +55,36 @@ def make_dataset(
     shuffle_buffer: int = 0,
     seed: int | None = None,
     repeat: bool = True,
+    bucket_window: int | None = None,
+    skip_batches: int = 0,
 ) -> tf.data.Dataset:
-    """(model inputs, label) batches from raw example shards, through the transform layer."""
+    """(model inputs, label) batches from raw example shards, through the transform layer.
+
+    ``bucket_window``: batches per length-sorting window (``batching``); None batches the
+    stream as it comes. ``skip_batches``: where a resumed Trainer picks the stream up
+    (the stream is deterministic for a seed, so these are the batches already trained on).
+    """
+    spec = transform.raw_feature_spec(tf_transform_output, with_label=True)
+    records = example_records(patterns, shuffle_buffer, seed, repeat)
+    if bucket_window:
+        batches = batching.length_bucketed_batches(records, batch_size, bucket_window, seed)
+    else:
+        batches = records.batch(batch_size)
+
+    def to_model(serialized):
+        transformed = tft_layer(tf.io.parse_example(serialized, spec))
+        return transform.dense_inputs(transformed), transformed[F.LABEL]
+
+    batches = batches.skip(skip_batches) if skip_batches else batches
+    return batches.map(to_model, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def example_records(
+    patterns: list[str], shuffle_buffer: int = 0, seed: int | None = None, repeat: bool = True
+) -> tf.data.Dataset:
+    """Serialized examples of the shards; shuffled (files, then a buffer) when ``shuffle_buffer``."""
     files = _files(patterns)
     compression = "GZIP" if files[0].endswith(".gz") else ""
-    spec = transform.raw_feature_spec(tf_transform_output, with_label=True)
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_buffer:
         ds = ds.shuffle(len(files), seed=seed)
@@ -62,43 +96,49 @@ def make_dataset(
     )
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
-    if repeat:
-        ds = ds.repeat()
-
-    def to_model(serialized):
-        transformed = tft_layer(tf.io.parse_example(serialized, spec))
-        return transform.dense_inputs(transformed), transformed[F.LABEL]
-
-    return ds.batch(batch_size).map(to_model, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return ds.repeat() if repeat else ds
 
 
 class ProgressLog(keras.callbacks.Callback):
-    """Logs step, loss, accuracy and examples/s every ``seconds`` (Keras prints one line per epoch)."""
+    """Logs step, loss, accuracy, examples/s and the time left every ``seconds`` (Keras prints one line
+    per epoch, and a Trainer runs one epoch). ``initial_step``: where a resumed run began."""
 
-    def __init__(self, total_steps: int, batch_size: int, seconds: float = PROGRESS_SECONDS) -> None:
+    def __init__(
+        self, total_steps: int, batch_size: int, initial_step: int = 0, seconds: float = PROGRESS_SECONDS
+    ) -> None:
         super().__init__()
         self.total_steps, self.batch_size, self.seconds = total_steps, batch_size, seconds
+        self.initial_step = initial_step
 
     def on_train_begin(self, logs=None) -> None:
         self._start = self._last = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         now = time.monotonic()
-        step = batch + 1
+        done = batch + 1  # in this run
+        step = self.initial_step + done
         if now - self._last < self.seconds and step != self.total_steps:
             return
         self._last = now
         logs = logs or {}
-        rate = step * self.batch_size / max(now - self._start, 1e-9)
+        elapsed = max(now - self._start, 1e-9)
+        left = (self.total_steps - step) * elapsed / done
         logging.info(
-            "%s step %d/%d: loss %.4f, accuracy %.4f, %.0f examples/s",
+            "%s step %d/%d: loss %.4f, accuracy %.4f, %.0f examples/s, ETA %s",
             PROGRESS_PREFIX,
             step,
             self.total_steps,
             logs.get("loss", float("nan")),
             logs.get("accuracy", float("nan")),
-            rate,
+            done * self.batch_size / elapsed,
+            _duration(left),
         )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def conversion_max_points(train_patterns: list[str]) -> int:
@@ -118,38 +158,101 @@ def distribution_strategy() -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
 
 
+def _checkpoint_root(fn_args) -> str:
+    """Where resumable checkpoints live: the pipeline root's (set by the pipeline), else the working dir."""
+    custom = fn_args.custom_config or {}
+    return custom.get(CHECKPOINT_ROOT_KEY) or posixpath.join(
+        fn_args.working_dir or fn_args.model_run_dir, "checkpoints"
+    )
+
+
+def _identity(fn_args) -> dict:
+    """What decides this training: a re-run with the same identity may resume from its checkpoints."""
+    custom = {k: v for k, v in (fn_args.custom_config or {}).items() if k != CHECKPOINT_ROOT_KEY}
+    return {
+        "train_files": list(fn_args.train_files),
+        "eval_files": list(fn_args.eval_files),
+        "transform_output": fn_args.transform_output,
+        "train_steps": fn_args.train_steps,
+        "eval_steps": fn_args.eval_steps,
+        "base_model": fn_args.base_model,
+        "custom_config": custom,
+    }
+
+
 def run_fn(fn_args) -> None:
-    """The TFX Trainer's entry point (``tfx.components.Trainer(run_fn=...)``)."""
+    """The TFX Trainer's entry point (``tfx.components.Trainer(run_fn=...)``).
+
+    Resumes from the checkpoints of an interrupted run of the same Trainer, or starts
+    from the latest blessed model (``warm_start``) or from scratch; writes a
+    ``training_summary.json`` beside the TensorBoard logs saying which.
+    """
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
     logging.info("training config: %s", json.dumps(config.to_custom_config()))
     keras.utils.set_random_seed(config.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     tft_layer = tf_transform_output.transform_features_layer()
     names = transform.class_names(tf_transform_output)
+    summary: dict = {"train_steps": fn_args.train_steps, "bucket_by_length": config.bucket_by_length}
 
     strategy = distribution_strategy()
     # Global batch: each replica gets batch_size (the tutorial's per-device batch).
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    train = make_dataset(
-        fn_args.train_files, tf_transform_output, tft_layer, global_batch, config.shuffle_buffer, config.seed
-    )
-    evaluation = make_dataset(fn_args.eval_files, tf_transform_output, tft_layer, global_batch)
     with strategy.scope():
         model = model_lib.build_model(len(names), config.model)
+        resumable = Resumable(checkpoint_directory(_checkpoint_root(fn_args), _identity(fn_args)), model)
+        start = resumable.restore()
+    if start:
+        logging.info("%s resuming from step %d (%s)", PROGRESS_PREFIX, start, resumable.directory)
+    elif config.warm_start and fn_args.base_model:
+        why_not = warm_start.load(model, fn_args.base_model, names, config.model)
+        summary["warm_start"] = {"from": fn_args.base_model, "loaded": why_not is None, "reason": why_not}
+        if why_not:
+            logging.warning("%s warm start skipped, starting cold: %s", PROGRESS_PREFIX, why_not)
+        else:
+            logging.info("%s warm start from %s", PROGRESS_PREFIX, fn_args.base_model)
+    elif config.warm_start:
+        summary["warm_start"] = {"from": None, "loaded": False, "reason": "no blessed model yet"}
+        logging.info("%s warm start: no blessed model yet, starting cold", PROGRESS_PREFIX)
+    summary["resumed_from_step"] = start
 
-    model.fit(
-        train,
-        steps_per_epoch=fn_args.train_steps,
-        epochs=1,
-        validation_data=evaluation,
-        validation_steps=fn_args.eval_steps,
-        callbacks=[
-            keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=100),
-            ProgressLog(fn_args.train_steps, global_batch),
-        ],
-        verbose=2,
-    )
+    window = config.bucket_window if config.bucket_by_length else None
+    if start < fn_args.train_steps:
+        train = make_dataset(
+            fn_args.train_files,
+            tf_transform_output,
+            tft_layer,
+            global_batch,
+            config.shuffle_buffer,
+            config.seed,
+            bucket_window=window,
+            skip_batches=start,
+        )
+        # Not bucketed: the first `eval_steps` batches of length-sorted windows would be the shortest drawings.
+        evaluation = make_dataset(fn_args.eval_files, tf_transform_output, tft_layer, global_batch)
+        model.fit(
+            train,
+            steps_per_epoch=fn_args.train_steps - start,
+            epochs=1,
+            validation_data=evaluation,
+            validation_steps=fn_args.eval_steps,
+            callbacks=[
+                keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=100),
+                ProgressLog(fn_args.train_steps, global_batch, initial_step=start),
+                CheckpointEvery(resumable, start, config.checkpoint_steps, config.checkpoint_seconds),
+            ],
+            verbose=2,
+        )
+    # Before the signatures attach the transform layer: the weights file holds the model's own layers only.
+    warm_start.write(model, fn_args.serving_model_dir, names, config.model)
     max_points = conversion_max_points(fn_args.train_files)
     sigs = signatures.make_signatures(model, tf_transform_output, names, config.top_k, max_points)
     logging.info("%s saving the model with its signatures to %s", PROGRESS_PREFIX, fn_args.serving_model_dir)
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=sigs)
+    summary["optimizer_iterations"] = int(
+        model.optimizer.iterations.numpy()
+    )  # steps trained, resumed included
+    resumable.remove()  # the model is saved: a re-run of this Trainer starts afresh
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(posixpath.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
+        f.write(json.dumps(summary, indent=2))
