@@ -35,9 +35,8 @@ from components.training import model as model_lib
 from components.training.checkpoints import CheckpointEvery, Resumable, checkpoint_directory
 from components.training.config import CHECKPOINT_ROOT_KEY, PROGRESS_PREFIX, PROGRESS_SECONDS, TrainingConfig
 
-SUMMARY_FILE = (
-    "training_summary.json"  # in the Trainer's model_run: resumed from which step, warm start or not
-)
+# In the Trainer's model_run: from which step it resumed, whether it warm-started, the steps trained in total.
+SUMMARY_FILE = "training_summary.json"
 
 
 def _files(patterns: list[str]) -> list[str]:

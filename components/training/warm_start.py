@@ -34,13 +34,16 @@ def _architecture(config: ModelConfig) -> dict:
     }
 
 
+def _local_path(path: str) -> str:
+    """h5py reads and writes local files only: a temporary local path for a remote (gs://) one."""
+    return os.path.join(tempfile.mkdtemp(), WEIGHTS) if "://" in path else path
+
+
 def write(model: keras.Model, serving_model_dir: str, class_names: list[str], config: ModelConfig) -> None:
     """Store the weights and the description beside an exported SavedModel."""
     extra = os.path.join(serving_model_dir, EXTRA)
     tf.io.gfile.makedirs(extra)
-    local = os.path.join(extra, WEIGHTS)
-    if "://" in serving_model_dir:  # h5py writes local files only
-        local = os.path.join(tempfile.mkdtemp(), WEIGHTS)
+    local = _local_path(os.path.join(extra, WEIGHTS))
     model.save_weights(local)
     if local != os.path.join(extra, WEIGHTS):
         tf.io.gfile.copy(local, os.path.join(extra, WEIGHTS), overwrite=True)
@@ -71,9 +74,8 @@ def load(model: keras.Model, base_model_dir: str, class_names: list[str], config
         }
         return f"the architecture differs (base → now: {changed})"
     weights = os.path.join(base_model_dir, EXTRA, WEIGHTS)
-    if "://" in weights:
-        local = os.path.join(tempfile.mkdtemp(), WEIGHTS)
+    local = _local_path(weights)
+    if local != weights:
         tf.io.gfile.copy(weights, local, overwrite=True)
-        weights = local
-    model.load_weights(weights)  # h5: every shape is checked before any weight is set
+    model.load_weights(local)  # the checks above make every shape match: nothing is half-loaded
     return None
