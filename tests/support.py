@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -33,6 +34,17 @@ def require(path: str, what: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"{what} not found at {path}: clone the repo with ../shared beside it")
     return path
+
+
+def copy_sources(destination: str) -> str:
+    """A copy of ``components/`` and ``pipeline/`` under ``destination``: a tree to edit for the cache keys."""
+    for folder in ("components", "pipeline"):
+        shutil.copytree(
+            os.path.join(REPO, folder),
+            os.path.join(destination, folder),
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    return str(destination)
 
 
 def ndjson_lines(directory: str) -> dict[str, list[bytes]]:

@@ -7,13 +7,12 @@ Each case edits one file in a copy of the source tree and compares the keys
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
 from pipeline import fingerprints
 from pipeline.fingerprints import EVALUATOR, EXAMPLE_GEN, PUSHER, STAGES, TRAINER, TRANSFORM
-from tests.support import REPO
+from tests.support import REPO, copy_sources
 
 EVERYTHING = {EXAMPLE_GEN, TRANSFORM, TRAINER, EVALUATOR, PUSHER}
 
@@ -21,11 +20,7 @@ EVERYTHING = {EXAMPLE_GEN, TRANSFORM, TRAINER, EVALUATOR, PUSHER}
 @pytest.fixture
 def tree(tmp_path) -> str:
     """A copy of the sources the keys are computed from."""
-    for folder in ("components", "pipeline"):
-        shutil.copytree(
-            os.path.join(REPO, folder), tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return str(tmp_path)
+    return copy_sources(str(tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from components.training.transform import UNKNOWN_CLASS
 from pipeline import fingerprints, local_run, predict
 from pipeline.configs import PipelineSettings
 from pipeline.tools import demo_data
-from tests.support import BAD_LINES, DEMO_CLASSES, REPO, SETTINGS, SETTINGS_FLAGS, SMALL
+from tests.support import BAD_LINES, DEMO_CLASSES, REPO, SETTINGS, SETTINGS_FLAGS, SMALL, copy_sources
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
 
@@ -80,10 +80,7 @@ def test_an_unchanged_rerun_reuses_the_cache_and_pushes_no_new_version(demo):
 
 def test_after_an_edit_of_the_pusher_only_the_pusher_runs_again(demo, tmp_path):
     """The code keys are per stage: a Pusher edit must not re-run the conversion, Transform or training."""
-    for folder in ("components", "pipeline"):
-        shutil.copytree(
-            os.path.join(REPO, folder), tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    copy_sources(str(tmp_path))
     with open(tmp_path / "components" / "pusher" / "executor.py", "a", encoding="utf-8") as f:
         f.write("\n# an edit of the Pusher\n")
     edited = fingerprints.stage_fingerprints(str(tmp_path))
