@@ -33,6 +33,7 @@ def tree(tmp_path) -> str:
         ("components/training/transform.py", {TRANSFORM, TRAINER, EVALUATOR, PUSHER}),
         ("components/training/model.py", {TRAINER, EVALUATOR, PUSHER}),
         ("components/training/signatures.py", {TRAINER, EVALUATOR, PUSHER}),
+        ("components/training/batching.py", {TRAINER, EVALUATOR, PUSHER}),
         ("components/training/evaluation.py", {EVALUATOR, PUSHER}),
         ("components/pusher/executor.py", {PUSHER}),
         ("components/pusher/component.py", {PUSHER}),
