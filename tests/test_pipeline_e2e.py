@@ -283,10 +283,14 @@ def test_predict_accounts_for_every_line_of_the_hostile_corpus(demo, tmp_path):
 
 def test_a_warm_start_begins_from_the_latest_blessed_model(demo):
     """--warm-start: the Trainer gets the resolver's latest blessed model and loads its weights."""
-    warm = dataclasses.replace(SETTINGS, training=dataclasses.replace(SMALL, warm_start=True))
+    # Threshold 1.0: not blessed, so the shared root's latest blessed model stays the first run's (test_report).
+    warm = dataclasses.replace(
+        SETTINGS, accuracy_threshold=1.0, training=dataclasses.replace(SMALL, warm_start=True)
+    )
     result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], warm)
     assert not result.nodes["Trainer"].cached
     with open(os.path.join(result.nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
         summary = json.load(f)
     assert summary["warm_start"]["loaded"] is True, summary
     assert summary["warm_start"]["from"].startswith(os.path.join(demo["root"], "Trainer", "model"))
+    assert not result.blessed and result.pushed_to is None
