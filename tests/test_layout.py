@@ -93,6 +93,7 @@ def test_the_installed_top_level_names_leave_kubeflow_to_the_kubeflow_sdk():
     assert not os.path.exists(os.path.join(REPO, "kubeflow", "__init__.py"))
 
 
+@pytest.mark.slow  # a compile in a subprocess
 def test_the_kubeflow_runner_script_compiles_like_the_cli(tmp_path):
     out = tmp_path / "pipeline.json"
     done = subprocess.run(
