@@ -23,7 +23,7 @@ DEMO_RUN_FLAGS := --train-steps 300 --eval-steps 20 --lstm-units 64 --lstm-layer
 	--accuracy-threshold 0.7 --no-bucket-by-length
 BENCH_DIR := build/bench
 
-.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu clean
+.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu bench-serve bench-tflite clean
 
 help:
 	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model (~3 min)"
@@ -33,6 +33,8 @@ help:
 	@echo "make bench-train    training examples/s, length-bucketed vs padded batches, paired, + accuracy, CPU (~25 min)"
 	@echo "make bench-train-pipeline  accuracy + training speed of the whole pipeline on the real drawings, CPU (~15 min)"
 	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
+	@echo "make bench-serve      quickdraw serve: requests/s, p50/p99 at 1, 8, 32 clients vs the SavedModel in-process"
+	@echo "make bench-tflite     the TFLite variants: size, 1-core latency vs the SavedModel, parity on the real drawings"
 	@echo "make setup          only create .venv with the pinned dependencies"
 	@echo "make clean          remove build outputs (keeps .venv)"
 
@@ -86,6 +88,14 @@ bench-convert: $(STAMP)
 
 bench-train: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py --workdir build/bench-train --json $(BENCH_DIR)/train-bucketing.json
+
+bench-serve: $(STAMP)
+	@test -d $(DEMO_DIR)/serving || $(MAKE) demo
+	$(BIN)/python benchmarks/bench_serve.py --model $(DEMO_DIR)/serving --json $(BENCH_DIR)/serve.json
+
+bench-tflite: $(STAMP)
+	@test -d $(DEMO_DIR)/serving || $(MAKE) demo
+	$(BIN)/python benchmarks/bench_tflite.py --model $(DEMO_DIR)/serving --json $(BENCH_DIR)/tflite.json
 
 bench-train-pipeline: $(STAMP)
 	$(BIN)/python benchmarks/bench_train_pipeline.py --workdir build/bench-train-pipeline --json $(BENCH_DIR)/train-cpu.json

@@ -5,9 +5,10 @@ tutorial's Conv1D 48/64/96 + 3 × 128 BiLSTM) on ../shared/data/quickdraw. A fir
 pipeline run (1 training step) makes the Examples and the transform graph; then, for
 batch 32 and 256, ``--reps`` pairs of runs alternate padded and bucketed batches
 (examples/s over ``--steps`` steps after ``--warmup``), and their ratio is reported as
-the median of the pairs with its spread. One more pair at batch 32 trains
-``--accuracy-steps`` steps each and evaluates top-1/top-3 on the whole eval split, so
-accuracy is compared at equal steps. The input pipeline alone (read, sort by length,
+the median of the pairs with its spread. Then, for each of ``--accuracy-seeds`` seeds
+(initial weights and shuffle), a pair at batch 32 trains ``--accuracy-steps`` steps each
+and evaluates top-1/top-3 on the whole eval split: accuracy compared at equal steps,
+as the median and spread over the seeds of bucketed − padded. The input pipeline alone (read, sort by length,
 parse, transform layer; no model) is measured on one core (a private one-thread pool).
 
     python benchmarks/bench_train.py --workdir build/bench-train [--reps 3] [--json out.json]
@@ -78,6 +79,7 @@ def main() -> int:
     parser.add_argument(
         "--accuracy-steps", type=int, default=600, help="steps of the accuracy pair (batch 32)"
     )
+    parser.add_argument("--accuracy-seeds", type=int, default=3, help="seeds of the accuracy pairs")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--smoke", action="store_true", help="a tiny model and a few steps (the test)")
     parser.add_argument("--json", help="also write the results here")
@@ -110,20 +112,21 @@ def main() -> int:
         config = ModelConfig(
             conv_filters=(8,), conv_kernels=(3,), lstm_units=8, lstm_layers=1, learning_rate=1e-3
         )
-        args.batch_sizes, args.steps, args.warmup, args.reps, args.accuracy_steps = "8", "3", 1, 1, 4
+        args.batch_sizes, args.steps, args.warmup, args.reps = "8", "3", 1, 1
+        args.accuracy_steps, args.accuracy_seeds = 4, 1
     window = 64
 
-    def dataset(batch: int, bucketed: bool, repeat: bool = True):
+    def dataset(batch: int, bucketed: bool, repeat: bool = True, seed: int = 0):
         return trainer.make_dataset(
             train_files if repeat else eval_files, tto, layer, batch, 10_000 if repeat else 0,
-            0 if repeat else None, repeat=repeat, bucket_window=window if bucketed else None,
+            seed if repeat else None, repeat=repeat, bucket_window=window if bucketed else None,
         )  # fmt: skip
 
-    def train(batch: int, bucketed: bool, steps: int, warmup: int):
-        keras.utils.set_random_seed(0)
+    def train(batch: int, bucketed: bool, steps: int, warmup: int, seed: int = 0):
+        keras.utils.set_random_seed(seed)
         model = model_lib.build_model(classes, config)
         timer = Timer(warmup)
-        model.fit(dataset(batch, bucketed), steps_per_epoch=warmup + steps, epochs=1, verbose=0,
+        model.fit(dataset(batch, bucketed, seed=seed), steps_per_epoch=warmup + steps, epochs=1, verbose=0,
                   callbacks=[timer.callback])  # fmt: skip
         return model, steps * batch / timer.seconds
 
@@ -167,16 +170,30 @@ def main() -> int:
             "median_ratio": statistics.median(ratios), "min_ratio": min(ratios), "max_ratio": max(ratios),
             "real_ink_padded": real_fraction(batch, False), "real_ink_bucketed": real_fraction(batch, True),
         })  # fmt: skip
-    accuracy = {}
-    for mode in (False, True):
-        model, _ = train(
-            32 if not args.smoke else 8, mode, args.accuracy_steps, 0 if args.smoke else args.warmup
-        )
-        evaluation = model.evaluate(dataset(256, False, repeat=False), verbose=0, return_dict=True)
-        accuracy["bucketed" if mode else "padded"] = {
-            "top1": evaluation["accuracy"], "top3": evaluation["top3_accuracy"], "loss": evaluation["loss"],
-        }  # fmt: skip
-    results["accuracy"] = {"batch": 32, "steps": args.accuracy_steps + args.warmup, **accuracy}
+    runs: dict[str, list[dict]] = {"padded": [], "bucketed": []}
+    for seed in range(args.accuracy_seeds):
+        for mode in (False, True) if seed % 2 == 0 else (True, False):
+            model, _ = train(
+                32 if not args.smoke else 8, mode, args.accuracy_steps, 0 if args.smoke else args.warmup, seed
+            )
+            evaluation = model.evaluate(dataset(256, False, repeat=False), verbose=0, return_dict=True)
+            runs["bucketed" if mode else "padded"].append({
+                "seed": seed, "top1": evaluation["accuracy"], "top3": evaluation["top3_accuracy"],
+                "loss": evaluation["loss"],
+            })  # fmt: skip
+            print(f"accuracy seed {seed} {'bucketed' if mode else 'padded'}: {runs['bucketed' if mode else 'padded'][-1]}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    accuracy: dict = {"batch": 32, "steps": args.accuracy_steps + args.warmup, **runs}
+    for metric in ("top1", "top3"):
+        deltas = [b[metric] - p[metric] for b, p in zip(runs["bucketed"], runs["padded"])]
+        accuracy[f"{metric}_delta"] = {
+            "median": statistics.median(deltas),
+            "min": min(deltas),
+            "max": max(deltas),
+        }
+        for mode in ("padded", "bucketed"):
+            accuracy[f"{metric}_{mode}_median"] = statistics.median(r[metric] for r in runs[mode])
+    results["accuracy"] = accuracy
     results["input_only_per_core"] = {
         mode: input_only(32, mode == "bucketed", 20 if args.smoke else 200) for mode in ("padded", "bucketed")
     }
@@ -189,8 +206,11 @@ def main() -> int:
         print(f"| {t['batch']} | {np.median(t['padded']):.1f} | {np.median(t['bucketed']):.1f} | "
               f"{t['median_ratio']:.2f}× [{t['min_ratio']:.2f}, {t['max_ratio']:.2f}] | "
               f"{t['real_ink_padded']:.2f} → {t['real_ink_bucketed']:.2f} |")  # fmt: skip
-    for mode, a in accuracy.items():
-        print(f"| accuracy, {mode} | top-1 {a['top1']:.4f} | top-3 {a['top3']:.4f} | loss {a['loss']:.4f} |")
+    for metric in ("top1", "top3"):
+        d = accuracy[f"{metric}_delta"]
+        print(f"| {metric}, median of {args.accuracy_seeds} seeds | padded {accuracy[f'{metric}_padded_median']:.4f} | "
+              f"bucketed {accuracy[f'{metric}_bucketed_median']:.4f} | bucketed − padded: median "
+              f"{d['median']:+.4f} [{d['min']:+.4f}, {d['max']:+.4f}] |")  # fmt: skip
     print(f"| input pipeline alone, 1 core | padded {results['input_only_per_core']['padded']:.0f} ex/s | "
           f"bucketed {results['input_only_per_core']['bucketed']:.0f} ex/s |")  # fmt: skip
     if args.json:

@@ -268,6 +268,11 @@ def _add_predict(subparsers) -> None:
         default=ConversionConfig().max_points,
         help="skip drawings with more points (default %(default)s, the conversion's)",
     )
+    p.add_argument(
+        "--tflite",
+        action="store_true",
+        help="score with the version's model.tflite (the on-device model) instead of the SavedModel",
+    )
     p.add_argument("files", nargs="+", metavar="FILE.ndjson")
     p.set_defaults(run=_run_predict)
 
@@ -275,9 +280,34 @@ def _add_predict(subparsers) -> None:
 def _run_predict(args: argparse.Namespace, extra: list[str]) -> int:
     from pipeline import predict
 
-    counts = predict.predict_files(args.model, args.files, args.top_k, args.max_points)
+    counts = predict.predict_files(args.model, args.files, args.top_k, args.max_points, tflite=args.tflite)
     print(predict.summary(counts, args.top_k), file=sys.stderr)
     return 0
+
+
+def _add_serve(subparsers) -> None:
+    from pipeline.serve.config import ServeSettings
+
+    p = subparsers.add_parser(
+        "serve",
+        help="serve the newest pushed model over TF Serving's REST API, with a page to draw against",
+        description=(
+            "Serve the newest version of a serving directory (as the Pusher writes it) on TF Serving's REST "
+            "paths (/v1/models/NAME[/versions/N][/metadata|:predict]); new versions are picked up without "
+            "a restart. Open http://HOST:PORT/ to draw. No authentication: keep the default 127.0.0.1 "
+            "unless the network in front of it is trusted."
+        ),
+    )
+    p.add_argument("--model", required=True, help="the serving directory (numeric version subdirectories)")
+    add_config_flags(p, ServeSettings, "server")
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline.serve.config import ServeSettings
+    from pipeline.serve.server import serve
+
+    return serve(args.model, config_from_args(ServeSettings, args))
 
 
 def _add_kubeflow(subparsers) -> None:
@@ -378,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_download(subparsers)
     _add_run(subparsers)
     _add_predict(subparsers)
+    _add_serve(subparsers)
     _add_kubeflow(subparsers)
     _add_report(subparsers)
     return parser

@@ -73,6 +73,7 @@ STAGES: dict[str, Stage] = {
             "components/training/batching.py",
             "components/training/checkpoints.py",
             "components/training/warm_start.py",
+            "components/training/tflite_export.py",
         ),
         reads=(EXAMPLE_GEN, TRANSFORM),
     ),

@@ -5,7 +5,8 @@ reasons); ``word``, ``key_id`` and the other metadata are optional here (a drawi
 to classify need not be labelled). A bad line is reported on stderr with its file
 and line number and the others are still predicted. Valid drawings go through the model's ``serving_default``
 signature in batches, as serialized ``tf.Example``s whose ink is computed by the
-conversion's own code, so predictions match what the Evaluator scored.
+conversion's own code, so predictions match what the Evaluator scored. With
+``tflite`` the version's ``model.tflite`` scores them instead, one drawing at a time.
 """
 
 from __future__ import annotations
@@ -92,10 +93,8 @@ def read_drawings(path: str, max_points: int, errors: IO[str], skipped: list[str
             )
 
 
-def serialized_examples(drawings: Sequence[Drawing]) -> list[bytes]:
-    """``tf.Example``s holding each drawing's ink, computed as the conversion computes it."""
-    import tensorflow as tf
-
+def inks(drawings: Sequence[Drawing]) -> list[np.ndarray]:
+    """Each drawing's ink [points, 3], computed as the conversion computes it."""
     xs, ys, ends, counts = [], [], [], []
     for d in drawings:
         n = 0
@@ -106,12 +105,28 @@ def serialized_examples(drawings: Sequence[Drawing]) -> list[bytes]:
             n += len(stroke[0])
         counts.append(n)
     ink = batch_ink(np.array(xs), np.array(ys), np.array(ends), np.concatenate([[0], np.cumsum(counts)]))
+    return [np.asarray(ink.drawing(i), np.float32).reshape(-1, 3) for i in range(len(drawings))]
+
+
+def serialized_examples(drawings: Sequence[Drawing]) -> list[bytes]:
+    """``tf.Example``s holding each drawing's ink, computed as the conversion computes it."""
+    import tensorflow as tf
+
     out = []
-    for i in range(len(drawings)):
+    for ink in inks(drawings):
         example = tf.train.Example()
-        example.features.feature[F.INK].float_list.value.extend(ink.drawing(i).ravel().tolist())
+        example.features.feature[F.INK].float_list.value.extend(ink.ravel().tolist())
         out.append(example.SerializeToString())
     return out
+
+
+def _top_k(probabilities: np.ndarray, class_names: list[str], k: int) -> list[list[dict[str, Any]]]:
+    k = min(k, probabilities.shape[1])
+    best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return [
+        [{"label": class_names[j], "score": round(float(p[j]), 6)} for j in row]
+        for p, row in zip(probabilities, best)
+    ]
 
 
 class Predictor:
@@ -126,15 +141,31 @@ class Predictor:
     def top_k(self, drawings: Sequence[Drawing], k: int) -> list[list[dict[str, Any]]]:
         import tensorflow as tf
 
-        probabilities = self._serve(examples=tf.constant(serialized_examples(drawings)))[
-            "probabilities"
-        ].numpy()
-        k = min(k, probabilities.shape[1])
-        best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-        return [
-            [{"label": self.class_names[j], "score": round(float(p[j]), 6)} for j in row]
-            for p, row in zip(probabilities, best)
-        ]
+        examples = tf.constant(serialized_examples(drawings))
+        return _top_k(self._serve(examples=examples)["probabilities"].numpy(), self.class_names, k)
+
+
+class TFLitePredictor:
+    """The version's ``model.tflite`` (written beside the SavedModel by the Trainer), one drawing at a time."""
+
+    def __init__(self, model_dir: str) -> None:
+        from components.training import tflite_export
+
+        self.model_dir = resolve_model_dir(model_dir)
+        path = os.path.join(self.model_dir, tflite_export.TFLITE_FILE)
+        if not os.path.exists(path):
+            raise ModelNotFound(
+                f"{self.model_dir} has no {tflite_export.TFLITE_FILE} (trained with --tflite none, or its "
+                "parity check failed: see the Trainer's training_summary.json)"
+            )
+        with open(path, "rb") as f:
+            self._interpreter = tflite_export.Interpreter(f.read())
+        with open(os.path.join(self.model_dir, tflite_export.LABELS_FILE), encoding="utf-8") as f:
+            self.class_names = f.read().splitlines()
+
+    def top_k(self, drawings: Sequence[Drawing], k: int) -> list[list[dict[str, Any]]]:
+        probabilities = np.stack([self._interpreter(ink) for ink in inks(drawings)])
+        return _top_k(probabilities, self.class_names, k)
 
 
 def predict_files(
@@ -144,9 +175,10 @@ def predict_files(
     max_points: int = DEFAULT_MAX_POINTS,
     out: IO[str] = sys.stdout,
     errors: IO[str] = sys.stderr,
+    tflite: bool = False,
 ) -> dict[str, int]:
     """Writes one JSON line per usable drawing to ``out``; returns the counts."""
-    predictor = Predictor(model_dir)
+    predictor = TFLitePredictor(model_dir) if tflite else Predictor(model_dir)
     counts = {"predicted": 0, "skipped": 0, "labelled": 0, "top1": 0, "topk": 0}
     skipped: list[str] = []
 

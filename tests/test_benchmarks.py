@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,5 +42,19 @@ def test_the_bucketing_benchmark_smoke_run(demo):
         timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "| 8 |" in run.stdout and "| accuracy, bucketed | top-1" in run.stdout
+    assert "| 8 |" in run.stdout and "| top1, median of 1 seeds | padded" in run.stdout
     assert "| input pipeline alone, 1 core | padded" in run.stdout
+
+
+def test_the_serving_benchmark_smoke_run(demo, real_dir, tmp_path):
+    """`make bench-serve`'s harness, tiny: a real server on the demo model, 2 levels, 1 round."""
+    run = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "bench_serve.py"), "--model", demo["serving"],
+         "--clients", "1,4", "--requests", "12", "--reps", "1", "--json", str(tmp_path / "serve.json")],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"),
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| 4 |" in run.stdout and "| serving_default batch |" in run.stdout
+    report = json.loads((tmp_path / "serve.json").read_text())
+    assert report["levels"]["http"]["1"]["per_s"]["median"] > 0

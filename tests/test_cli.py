@@ -29,7 +29,7 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         "--train-steps", "7", "--eval-steps", "5", "--accuracy-threshold", "0.3", "--max-accuracy-drop", "0.1",
         "--eval-fraction", "0.2", "--shards", "3", "--salt", "pepper", "--train-per-class", "3", "--eval-per-class", "2", "--recognized-only", "--max-points", "600", "--batch-size", "5",
         "--shuffle-buffer", "0", "--seed", "4", "--top-k", "3", "--no-bucket-by-length", "--bucket-window", "8",
-        "--checkpoint-steps", "7", "--checkpoint-seconds", "9", "--warm-start", "--mixed-precision", "--conv-filters", "8,9", "--conv-kernels", "3,3",
+        "--checkpoint-steps", "7", "--checkpoint-seconds", "9", "--warm-start", "--tflite", "int8", "--mixed-precision", "--conv-filters", "8,9", "--conv-kernels", "3,3",
         "--batch-norm", "--dropout", "0.5", "--lstm-units", "9", "--lstm-layers", "2", "--learning-rate", "0.01",
         "--clip-norm", "1.5",
     )  # fmt: skip
@@ -46,6 +46,7 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         checkpoint_steps=7,
         checkpoint_seconds=9.0,
         warm_start=True,
+        tflite="int8",
         model=ModelConfig((8, 9), (3, 3), True, 0.5, 9, 2, 0.01, 1.5, True),
     )
     # ... and every field of every config was set above, so none is left without a flag.

@@ -84,7 +84,16 @@ def _run_pipeline(corpus, root, serving, *flags: str) -> subprocess.Popen:
         "--pipeline-root",
         str(root),
     ]
-    command += ["--serving-dir", str(serving), "--accuracy-threshold", "0.4", *SETTINGS_FLAGS, *flags]
+    command += [
+        "--serving-dir",
+        str(serving),
+        "--accuracy-threshold",
+        "0.4",
+        *SETTINGS_FLAGS,
+        "--tflite",
+        "none",
+        *flags,
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 

@@ -57,7 +57,13 @@ def test_the_conversion_library_never_loads_tensorflow():
 
 @pytest.mark.parametrize(
     "module",
-    ["components.conversion.config", "components.training.config", "pipeline.configs", "pipeline.cli"],
+    [
+        "components.conversion.config",
+        "components.training.config",
+        "pipeline.configs",
+        "pipeline.serve.config",
+        "pipeline.cli",
+    ],
 )
 def test_config_modules_and_the_cli_are_light(module):
     """Defaults live in modules without Beam, TF or NumPy, so `quickdraw --help` answers at once."""

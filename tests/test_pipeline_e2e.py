@@ -234,7 +234,7 @@ def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
         eval_steps=2,
         accuracy_threshold=0.0,
         conversion=ConversionConfig(eval_fraction=0.2, max_points=600),
-        training=SMALL,
+        training=dataclasses.replace(SMALL, tflite="none"),  # the TFLite export is tested on the demo run
     )
     result, _ = local_run.run(str(corpus), str(tmp_path / "root"), str(tmp_path / "serving"), settings)
     manifest = read_manifest(result.nodes["QuickDrawExampleGen"].uri("examples"))
@@ -285,7 +285,7 @@ def test_a_warm_start_begins_from_the_latest_blessed_model(demo):
     """--warm-start: the Trainer gets the resolver's latest blessed model and loads its weights."""
     # Threshold 1.0: not blessed, so the shared root's latest blessed model stays the first run's (test_report).
     warm = dataclasses.replace(
-        SETTINGS, accuracy_threshold=1.0, training=dataclasses.replace(SMALL, warm_start=True)
+        SETTINGS, accuracy_threshold=1.0, training=dataclasses.replace(SMALL, warm_start=True, tflite="none")
     )
     result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], warm)
     assert not result.nodes["Trainer"].cached

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -13,19 +12,11 @@ import tensorflow_model_analysis as tfma
 from pipeline import local_run
 from pipeline.configs import PipelineSettings
 from pipeline.report import collect, render
+from tests import browser as browser_lib
+from tests.browser import CHROMIUM_FLAGS
 from tests.support import DEMO_CLASSES, REPO, SETTINGS
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -117,17 +108,10 @@ def test_the_cli_writes_the_file_and_prints_a_summary(strict_run, demo, tmp_path
     assert missing.returncode == 2 and "no pipeline metadata" in missing.stderr
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.skip("chromium is not installed (`make test` installs Debian's chromium package when missing)")
-    return found
-
-
 def test_the_report_renders_in_headless_chromium_without_errors(demo, tmp_path):
     from PIL import Image, ImageStat
 
-    chromium = _chromium()
+    chromium = browser_lib.chromium()
     page = tmp_path / "report.html"
     render.write(collect.build(demo["root"], run_id=demo["first"].run_id), str(page))
     shot = tmp_path / "shot.png"

@@ -21,6 +21,14 @@ CODE_FINGERPRINT_KEY = "code_fingerprint"  # custom_config key of the pipeline's
 CHECKPOINT_ROOT_KEY = "checkpoint_root"
 PROGRESS_SECONDS = 10.0  # how often the Trainer logs its progress
 PROGRESS_PREFIX = "Training:"  # the Trainer's progress lines start with this (`quickdraw run` shows them)
+TFLITE_VARIANTS = ("float32", "float16", "int8", "none")  # `tflite_export.VARIANTS` + none
+
+
+def _one_of(choices: tuple[str, ...]):
+    def check(value: str) -> str | None:
+        return None if value in choices else f"one of {', '.join(choices)}"
+
+    return check
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +67,12 @@ class TrainingConfig:
     checkpoint_seconds: float = setting(300.0, "... and at least every N seconds", at_least(1.0))
     warm_start: bool = setting(
         False, "start from the latest blessed model's weights when its architecture and classes match"
+    )
+    tflite: str = setting(
+        "float32",
+        "the on-device model written beside the SavedModel when it matches it: float32, float16, "
+        "int8 (dynamic-range) or none",
+        _one_of(TFLITE_VARIANTS),
     )
     model: ModelConfig = dataclasses.field(default=ModelConfig())
 

@@ -30,7 +30,7 @@ from absl import logging
 
 from components import features as F
 from components.conversion.manifest import MANIFEST_FILE
-from components.training import batching, signatures, transform, warm_start
+from components.training import batching, signatures, tflite_export, transform, warm_start
 from components.training import model as model_lib
 from components.training.checkpoints import CheckpointEvery, Resumable, checkpoint_directory
 from components.training.config import CHECKPOINT_ROOT_KEY, PROGRESS_PREFIX, PROGRESS_SECONDS, TrainingConfig
@@ -248,6 +248,15 @@ def run_fn(fn_args) -> None:
     sigs = signatures.make_signatures(model, tf_transform_output, names, config.top_k, max_points)
     logging.info("%s saving the model with its signatures to %s", PROGRESS_PREFIX, fn_args.serving_model_dir)
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=sigs)
+    if config.tflite != tflite_export.NONE:
+        logging.info(
+            "%s converting to TFLite (%s) and checking it against the SavedModel",
+            PROGRESS_PREFIX,
+            config.tflite,
+        )
+        records = example_records(fn_args.eval_files, repeat=False).take(tflite_export.PARITY_DRAWINGS)
+        inks = tflite_export.eval_inks(list(records.as_numpy_iterator()))
+        summary["tflite"] = tflite_export.export(model, fn_args.serving_model_dir, names, config.tflite, inks)
     summary["optimizer_iterations"] = int(
         model.optimizer.iterations.numpy()
     )  # steps trained, resumed included

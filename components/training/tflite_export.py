@@ -1,0 +1,179 @@
+"""The on-device model: ``model.tflite`` beside the SavedModel, written only when it agrees with it.
+
+Like TFX's TFLite rewriter, this runs in the Trainer right after the export, so the
+Pusher publishes the TFLite model inside the same version directory, in the same
+atomic rename as the SavedModel (TF Serving ignores the extra files). Beside it:
+``labels.txt`` (output index → class name, one per line) and ``tflite.json`` (the
+variant, its parity and its size).
+
+The TFLite model takes one drawing: ``ink`` float32 [1, points, 3] as the conversion
+and ``predict_strokes`` compute it, and ``length`` int64 [1]; it returns
+``probabilities`` [1, classes + 1]. With no padding in a single drawing, the masked
+BiLSTM converts to TFLite builtin ops (no Select TF ops).
+
+Variants: ``float32`` (the default), ``float16`` (weights stored in float16) and
+``int8`` (dynamic-range quantisation of the weights). Before anything is written the
+TFLite model scores the parity drawings (the first drawings of the eval split) and is
+compared with the Keras model that was just saved: every drawing's top-1 class must
+agree (up to ties within the tolerance) and every probability must differ by less
+than the variant's tolerance. A model that fails writes no TFLite file; the run says
+why and the SavedModel push is unaffected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from components import features as F
+
+TFLITE_FILE = "model.tflite"
+LABELS_FILE = "labels.txt"
+REPORT_FILE = "tflite.json"
+NONE = "none"
+PARITY_DRAWINGS = 500  # the first drawings of the eval split the TFLite model must agree on
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    tolerance: float  # largest |TFLite − SavedModel| allowed on any probability
+    describe: str
+
+
+VARIANTS = {
+    "float32": Variant(1e-4, "float32 weights and compute"),
+    "float16": Variant(1e-2, "float16 weights (half the size), float32 compute"),
+    "int8": Variant(5e-2, "int8 weights (dynamic-range quantisation), float32 activations"),
+}
+
+
+def single_drawing_function(model) -> tf.types.experimental.ConcreteFunction:
+    """{ink [1, points, 3], length [1]} → {probabilities}: what the TFLite model computes."""
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([1, None, 3], tf.float32, name=F.INK),
+            tf.TensorSpec([1], tf.int64, name=F.LENGTH),
+        ]
+    )
+    def probabilities(ink, length):
+        logits = model({F.INK: ink, F.LENGTH: length}, training=False)
+        return {"probabilities": tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)}
+
+    return probabilities.get_concrete_function()
+
+
+def convert(model, variant: str) -> bytes:
+    """The Keras model → TFLite flatbuffer, builtin ops only (a conversion needing Select TF ops fails)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown TFLite variant {variant!r}; one of {', '.join(VARIANTS)}")
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([single_drawing_function(model)], model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if variant == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+class Interpreter:
+    """One TFLite model, one drawing at a time (the input is resized to each drawing's points)."""
+
+    def __init__(self, content: bytes, threads: int | None = None) -> None:
+        self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads)
+        inputs = {d["name"]: d for d in self.interpreter.get_input_details()}
+        self.ink = next(d["index"] for n, d in inputs.items() if F.INK in n)
+        self.length = next(d["index"] for n, d in inputs.items() if F.LENGTH in n)
+        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.points = -1
+
+    def __call__(self, ink: np.ndarray) -> np.ndarray:
+        """ink [points, 3] → probabilities [classes + 1]."""
+        points = int(ink.shape[0])
+        if points != self.points:
+            self.interpreter.resize_tensor_input(self.ink, [1, points, 3])
+            self.interpreter.allocate_tensors()
+            self.points = points
+        self.interpreter.set_tensor(self.ink, ink.reshape(1, points, 3).astype(np.float32))
+        self.interpreter.set_tensor(self.length, np.array([points], np.int64))
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output)[0].copy()
+
+
+def reference_probabilities(model, inks: list[np.ndarray], batch: int = 64) -> np.ndarray:
+    """The Keras model's probabilities for each drawing (padded batches: the scores do not depend on it)."""
+    out = []
+    for start in range(0, len(inks), batch):
+        chunk = inks[start : start + batch]
+        longest = max(len(i) for i in chunk)
+        padded = np.zeros((len(chunk), longest, 3), np.float32)
+        for row, ink in enumerate(chunk):
+            padded[row, : len(ink)] = ink
+        logits = model({F.INK: padded, F.LENGTH: np.array([len(i) for i in chunk], np.int64)}, training=False)
+        out.append(tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1).numpy())
+    return np.concatenate(out)
+
+
+def parity(content: bytes, reference: np.ndarray, inks: list[np.ndarray], tolerance: float) -> dict:
+    """How the TFLite model's probabilities compare with ``reference`` on ``inks``."""
+    interpreter = Interpreter(content)
+    got = np.stack([interpreter(ink) for ink in inks])
+    difference = np.abs(got - reference)
+    # a top-1 disagreement counts unless the reference's best two are within the tolerance (a tie)
+    best = reference.argmax(axis=1)
+    tied = reference.max(axis=1) - reference[np.arange(len(got)), got.argmax(axis=1)] <= tolerance
+    disagree = int(((got.argmax(axis=1) != best) & ~tied).sum())
+    return {
+        "drawings": len(inks),
+        "max_abs_difference": float(difference.max()),
+        "mean_abs_difference": float(difference.mean()),
+        "top1_agreement": float((got.argmax(axis=1) == best).mean()),
+        "top1_disagreements_beyond_ties": disagree,
+        "tolerance": tolerance,
+        "passed": bool(difference.max() < tolerance and disagree == 0),
+    }
+
+
+def export(
+    model, serving_model_dir: str, class_names: list[str], variant: str, inks: list[np.ndarray]
+) -> dict:
+    """Converts, checks parity on ``inks``, and writes the TFLite files only when it passes. Returns the report."""
+    if variant == NONE:
+        return {"variant": NONE}
+    content = convert(model, variant)
+    report = {
+        "variant": variant,
+        "describe": VARIANTS[variant].describe,
+        "bytes": len(content),
+        **parity(content, reference_probabilities(model, inks), inks, VARIANTS[variant].tolerance),
+    }
+    if not report["passed"]:
+        report["written"] = False
+        logging.warning(
+            "TFLite model (%s) not written: on %d eval drawings the largest probability difference is %.2g "
+            "(tolerance %.0e) and %d top-1 classes differ",
+            variant, report["drawings"], report["max_abs_difference"], report["tolerance"],
+            report["top1_disagreements_beyond_ties"],
+        )  # fmt: skip
+        return report
+    with tf.io.gfile.GFile(os.path.join(serving_model_dir, TFLITE_FILE), "wb") as f:
+        f.write(content)
+    with tf.io.gfile.GFile(os.path.join(serving_model_dir, LABELS_FILE), "w") as f:
+        f.write("".join(name.replace("\n", " ") + "\n" for name in class_names))
+    report["written"] = True
+    with tf.io.gfile.GFile(os.path.join(serving_model_dir, REPORT_FILE), "w") as f:
+        f.write(json.dumps(report, indent=2))
+    return report
+
+
+def eval_inks(serialized: list[bytes]) -> list[np.ndarray]:
+    """The ink [points, 3] of serialized examples, as stored by the conversion."""
+    parsed = tf.io.parse_example(serialized, {F.INK: tf.io.VarLenFeature(tf.float32)})[F.INK]
+    dense = tf.RaggedTensor.from_sparse(parsed)
+    return [row.numpy().reshape(-1, 3) for row in dense]

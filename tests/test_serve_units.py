@@ -1,0 +1,150 @@
+"""`quickdraw serve`'s parts without a server: TF Serving's JSON formats, and the version watcher's rules."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline.serve import rest
+from pipeline.serve.config import ServeSettings
+from pipeline.serve.versions import AVAILABLE, END, LoadedVersion, ModelVersions
+
+STROKES = {
+    "x": tf.TensorSpec([None], tf.float32),
+    "y": tf.TensorSpec([None], tf.float32),
+    "stroke_lengths": tf.TensorSpec([None], tf.int32),
+}
+EXAMPLES = {"examples": tf.TensorSpec([None], tf.string)}
+
+
+def test_columnar_and_row_bodies_become_the_signatures_arrays():
+    name, fmt, payload = rest.parse_body(
+        b'{"signature_name": "s", "inputs": {"x": [1, 2.5], "y": [3, 4], "stroke_lengths": [2]}}'
+    )
+    assert (name, fmt) == ("s", rest.COLUMNAR)
+    arrays = rest.to_tensors(fmt, payload, STROKES)
+    assert arrays["x"].dtype == np.float32 and arrays["x"].tolist() == [1.0, 2.5]
+    assert arrays["stroke_lengths"].dtype == np.int32
+    name, fmt, payload = rest.parse_body(b'{"instances": [{"b64": "YWJj"}, "d\xc3\xa9"]}')
+    assert name == rest.DEFAULT_SIGNATURE
+    assert rest.to_tensors(fmt, payload, EXAMPLES)["examples"].tolist() == [b"abc", "dé".encode()]
+    # a single-input signature also takes its columnar value bare, and its rows keyed by name
+    assert rest.to_tensors(rest.COLUMNAR, [{"b64": "YQ=="}], EXAMPLES)["examples"].tolist() == [b"a"]
+    assert rest.to_tensors(rest.ROW, [{"examples": "a"}], EXAMPLES)["examples"].tolist() == [b"a"]
+    rows = rest.to_tensors(rest.ROW, [{"x": 1, "y": 2, "stroke_lengths": 1}] * 2, STROKES)
+    assert rows["x"].tolist() == [1.0, 1.0]
+
+
+def test_responses_follow_tf_servings_two_formats():
+    outputs = {"top_k_labels": np.array([[b"cat", b"dog"]], dtype=object), "scores": np.array([[0.75, 0.25]], np.float32),
+               "key_bytes": np.array([b"\x00\x01"], dtype=object)}  # fmt: skip
+    assert rest.to_response(rest.COLUMNAR, outputs) == {
+        "outputs": {
+            "top_k_labels": [["cat", "dog"]],
+            "scores": [[0.75, 0.25]],
+            "key_bytes": [{"b64": "AAE="}],
+        }
+    }
+    assert rest.to_response(rest.ROW, outputs) == {
+        "predictions": [
+            {"top_k_labels": ["cat", "dog"], "scores": [0.75, 0.25], "key_bytes": {"b64": "AAE="}}
+        ]
+    }
+    assert rest.to_response(rest.ROW, {"p": np.array([1.5, 2.5], np.float32)}) == {"predictions": [1.5, 2.5]}
+    assert rest.to_response(rest.COLUMNAR, {"p": np.array([1.5], np.float32)}) == {"outputs": [1.5]}
+    # float32 values survive JSON exactly
+    value = np.float32(0.1234567)
+    assert np.float32(float(rest.to_response(rest.COLUMNAR, {"p": np.array([value])})["outputs"][0])) == value
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"", "not valid JSON"),
+        (b'{"inputs": {}, "instances": []}', "exactly one of"),
+        (b'{"instances": []}', "non-empty list"),
+        (b'{"instances": [1, 2]}', "must be an object keyed by input name"),
+        (b'{"inputs": 3}', "keyed by input name"),
+        (b'{"inputs": {"x": [1], "y": [true], "stroke_lengths": [1]}}', "input y: expected numbers"),
+        (b'{"inputs": {"x": [1], "y": [1], "stroke_lengths": 1}}', "expected rank 1"),
+        (b'{"inputs": {"x": [1], "y": [1], "stroke_lengths": [1.0]}}', "expected integers"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+    ],
+)
+def test_a_body_that_does_not_fit_the_signature_says_why(body, reason):
+    with pytest.raises(rest.RequestError, match=None) as caught:
+        signature, fmt, payload = rest.parse_body(body)
+        rest.to_tensors(fmt, payload, STROKES)
+    assert reason in str(caught.value) and caught.value.status == 400
+
+
+def test_serve_settings_refuse_a_model_name_that_does_not_fit_a_path():
+    from components.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        ServeSettings(model_name="a/b")
+    with pytest.raises(ConfigError):
+        ServeSettings(port=70000)
+
+
+class FakeLoader:
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, version: int, path: str) -> LoadedVersion:
+        self.calls.append(version)
+        with open(os.path.join(path, "saved_model.pb")) as f:
+            if f.read() == "broken":
+                raise ValueError("not a SavedModel\nsecond line")
+        return LoadedVersion(version, path, {}, {})
+
+
+def _version(base, number: int, content: str = "ok", age: float = 10.0) -> None:
+    directory = base / str(number)
+    directory.mkdir(exist_ok=True)
+    (directory / "saved_model.pb").write_text(content)
+    past = time.time() - age
+    os.utime(directory / "saved_model.pb", (past, past))
+
+
+def test_the_newest_settled_version_is_served_and_a_broken_one_never(tmp_path):
+    loader = FakeLoader()
+    versions = ModelVersions(str(tmp_path), loader, settle_seconds=1.0)
+    versions.poll_once()
+    assert versions.current() is None  # an empty directory: nothing yet
+    _version(tmp_path, 1)
+    _version(tmp_path, 2, age=0.0)  # still being written
+    (tmp_path / "not-a-version").mkdir()
+    versions.poll_once()
+    first = versions.current()
+    assert first.version == 1 and loader.calls == [1]
+    os.utime(tmp_path / "2" / "saved_model.pb", (time.time() - 5, time.time() - 5))
+    versions.poll_once()
+    assert versions.current().version == 2
+    assert first.version == 1  # a request holding the old version keeps it whole
+
+    _version(tmp_path, 3, "broken")
+    versions.poll_once()
+    versions.poll_once()  # a known broken version is not retried while unchanged
+    assert versions.current().version == 2 and loader.calls == [1, 2, 3]
+    assert [(s.version, s.state) for s in versions.statuses()] == [(3, END), (2, AVAILABLE)]
+    assert versions.statuses()[0].error == "ValueError: not a SavedModel"
+    assert versions.get(3) is None and versions.get(2).version == 2 and versions.get(None).version == 2
+
+    _version(tmp_path, 3, "fixed!", age=5)  # its files changed: tried again
+    versions.poll_once()
+    assert versions.current().version == 3 and [s.state for s in versions.statuses()] == [AVAILABLE]
+
+
+def test_a_version_without_saved_model_pb_is_reported_not_loaded(tmp_path):
+    loader = FakeLoader()
+    versions = ModelVersions(str(tmp_path), loader, settle_seconds=0.0)
+    (tmp_path / "7" / "variables").mkdir(parents=True)
+    versions.poll_once()
+    assert versions.current() is None and loader.calls == []
+    (status,) = versions.statuses()
+    assert status.version == 7 and "no saved_model.pb" in status.error
