@@ -77,7 +77,7 @@ browser:
 	  || echo "warning: could not install chromium; the browser test will be skipped"; }
 
 test: lint browser
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --durations=25 tests
 
 # The edit loop: everything but the tests marked slow (pipelines, compiles, subprocesses, multi-process Beam).
 test-fast: lint

@@ -81,6 +81,15 @@ def main() -> int:
     )
     parser.add_argument("--accuracy-seeds", type=int, default=3, help="seeds of the accuracy pairs")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--bucket-window", type=int, default=64, help="batches per length-sorting window")
+    parser.add_argument(
+        "--accuracy-only",
+        action="store_true",
+        help="only the accuracy runs (no throughput, no input pipeline)",
+    )
+    parser.add_argument(
+        "--accuracy-modes", default="padded,bucketed", help="which accuracy runs (both: pairs)"
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny model and a few steps (the test)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -114,7 +123,7 @@ def main() -> int:
         )
         args.batch_sizes, args.steps, args.warmup, args.reps = "8", "3", 1, 1
         args.accuracy_steps, args.accuracy_seeds = 4, 1
-    window = 64
+    window = args.bucket_window
 
     def dataset(batch: int, bucketed: bool, repeat: bool = True, seed: int = 0):
         return trainer.make_dataset(
@@ -156,7 +165,8 @@ def main() -> int:
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, TF {tf.__version__}",
     }  # fmt: skip
     started = time.monotonic()
-    for batch, steps in zip(map(int, args.batch_sizes.split(",")), map(int, args.steps.split(","))):
+    sizes = [] if args.accuracy_only else args.batch_sizes.split(",")
+    for batch, steps in zip(map(int, sizes), map(int, args.steps.split(","))):
         padded, bucketed = [], []
         for rep in range(args.reps):
             for mode in (False, True) if rep % 2 == 0 else (True, False):  # alternate who goes first
@@ -173,6 +183,8 @@ def main() -> int:
     runs: dict[str, list[dict]] = {"padded": [], "bucketed": []}
     for seed in range(args.accuracy_seeds):
         for mode in (False, True) if seed % 2 == 0 else (True, False):
+            if ("bucketed" if mode else "padded") not in args.accuracy_modes.split(","):
+                continue
             model, _ = train(
                 32 if not args.smoke else 8, mode, args.accuracy_steps, 0 if args.smoke else args.warmup, seed
             )
@@ -184,7 +196,7 @@ def main() -> int:
             print(f"accuracy seed {seed} {'bucketed' if mode else 'padded'}: {runs['bucketed' if mode else 'padded'][-1]}",
                   file=sys.stderr, flush=True)  # fmt: skip
     accuracy: dict = {"batch": 32, "steps": args.accuracy_steps + args.warmup, **runs}
-    for metric in ("top1", "top3"):
+    for metric in ("top1", "top3") if all(runs.values()) else ():
         deltas = [b[metric] - p[metric] for b, p in zip(runs["bucketed"], runs["padded"])]
         accuracy[f"{metric}_delta"] = {
             "median": statistics.median(deltas),
@@ -194,6 +206,9 @@ def main() -> int:
         for mode in ("padded", "bucketed"):
             accuracy[f"{metric}_{mode}_median"] = statistics.median(r[metric] for r in runs[mode])
     results["accuracy"] = accuracy
+    if args.accuracy_only:
+        print(json.dumps(results, indent=2))
+        return 0
     results["input_only_per_core"] = {
         mode: input_only(32, mode == "bucketed", 20 if args.smoke else 200) for mode in ("padded", "bucketed")
     }

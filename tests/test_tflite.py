@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from components.training import tflite_export
 from pipeline import predict
-from tests.support import MAX_POINTS, REPO
+from tests.support import MAX_POINTS
 
 pytestmark = pytest.mark.slow  # the demo pipeline and subprocesses: `make test` only
 
@@ -66,17 +64,16 @@ def test_tflite_agrees_with_the_saved_model_on_every_real_drawing(version_dir, s
 
 
 def test_predict_with_tflite_gives_the_saved_models_answers(demo, real_dir):
+    import io
+
     files = [os.path.join(real_dir, n) for n in sorted(os.listdir(real_dir)) if n.endswith(".ndjson")][:3]
 
-    def run(*flags: str) -> list[dict]:
-        done = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", "predict", "--model", demo["serving"], *flags, *files],
-            capture_output=True, text=True, cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
-        return [json.loads(line) for line in done.stdout.splitlines()]
+    def run(tflite: bool) -> list[dict]:
+        out = io.StringIO()
+        predict.predict_files(demo["serving"], files, out=out, errors=io.StringIO(), tflite=tflite)
+        return [json.loads(line) for line in out.getvalue().splitlines()]
 
-    saved, lite = run(), run("--tflite")
+    saved, lite = run(False), run(True)
     assert len(saved) == len(lite) > 50
     for a, b in zip(saved, lite):
         assert a["key_id"] == b["key_id"]
@@ -84,6 +81,14 @@ def test_predict_with_tflite_gives_the_saved_models_answers(demo, real_dir):
         np.testing.assert_allclose(
             [t["score"] for t in a["top_k"]], [t["score"] for t in b["top_k"]], atol=1e-4
         )
+
+
+def test_predict_tflite_on_a_version_without_it_says_why(tmp_path):
+    version = tmp_path / "serving" / "5"
+    version.mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(predict.ModelNotFound, match="has no model.tflite"):
+        predict.TFLitePredictor(str(tmp_path / "serving"))
 
 
 def test_a_tflite_model_that_disagrees_is_not_written(version_dir, tmp_path, monkeypatch, caplog):
