@@ -18,7 +18,8 @@ PYTHON ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.1
 DEMO_DIR := build/demo
 # The demo trains a reduced model (2 × 64-unit BiLSTM, learning rate 1e-3, 300 steps) so that the whole
 # pipeline finishes in a few minutes on 2 CPU cores; `quickdraw run` defaults to the tutorial's model.
-# Padded batches: with length-bucketed ones this 300-step demo scored 0.57 instead of 0.84 (see issue 12).
+# Padded batches: the procedural demo classes differ in length, so length-sorted batches hold ~5 of the 10
+# classes, and the 300-step demo scored 0.57 instead of 0.84 with them (BENCHMARKS.md, bucketing).
 DEMO_RUN_FLAGS := --train-steps 300 --eval-steps 20 --lstm-units 64 --lstm-layers 2 --learning-rate 0.001 \
 	--accuracy-threshold 0.7 --no-bucket-by-length
 BENCH_DIR := build/bench

@@ -29,11 +29,7 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "quickdraw")
-sys.path.insert(0, REPO)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from harness import DATA, REPO, missing, write_json  # also puts the project on sys.path
 
 
 def drawings(data: str, count: int) -> list[list]:
@@ -115,8 +111,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json")
     args = parser.parse_args()
-    if not os.path.isdir(args.data):
-        print(f"skipped: the real drawings are not at {args.data} (clone with ../shared beside the repo)")
+    if missing(args.data):
         return 0
     if not os.path.isdir(args.model):
         print(
@@ -213,10 +208,7 @@ def main() -> int:
     print("\n| serving_default batch | drawings/s (median [min, max]) |")
     for size, s in report["serving_default_drawings_per_s"].items():
         print(f"| {size} | {s['median']:.0f} [{s['min']:.0f}, {s['max']:.0f}] |")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    write_json(args.json, report)
     return 0
 
 

@@ -22,11 +22,7 @@ import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "quickdraw")
-sys.path.insert(0, REPO)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from harness import DATA, REPO, missing, write_json  # also puts the project on sys.path
 
 
 def main() -> int:
@@ -40,8 +36,7 @@ def main() -> int:
     parser.add_argument("--variants", default="float32,float16,int8")
     parser.add_argument("--json")
     args = parser.parse_args()
-    if not os.path.isdir(args.data):
-        print(f"skipped: the real drawings are not at {args.data} (clone with ../shared beside the repo)")
+    if missing(args.data):
         return 0
     if not os.path.isdir(args.model):
         print(
@@ -152,10 +147,7 @@ def main() -> int:
     for variant, r in results["variants"].items():
         print(f"| TFLite {variant} | {r['bytes'] / 1e6:.2f} MB | {spread(r['latency_ms'])} | "
               f"{r['max_abs_difference']:.2g} (tolerance {r['tolerance']:.0e}) | {r['top1_agreement']:.4f} |")  # fmt: skip
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_json(args.json, results)
     return 0
 
 

@@ -25,11 +25,7 @@ import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "quickdraw")
-sys.path.insert(0, REPO)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from harness import DATA, missing, write_json  # also puts the project on sys.path
 
 
 def prepare(data: str, workdir: str) -> str:
@@ -93,8 +89,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny model and a few steps (the test)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    if not args.pipeline_root and not os.path.isdir(args.data):
-        print(f"skipped: the real drawings are not at {args.data} (clone with ../shared beside the repo)")
+    if not args.pipeline_root and missing(args.data):
         return 0
 
     import numpy as np
@@ -228,10 +223,7 @@ def main() -> int:
               f"{d['median']:+.4f} [{d['min']:+.4f}, {d['max']:+.4f}] |")  # fmt: skip
     print(f"| input pipeline alone, 1 core | padded {results['input_only_per_core']['padded']:.0f} ex/s | "
           f"bucketed {results['input_only_per_core']['bucketed']:.0f} ex/s |")  # fmt: skip
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_json(args.json, results)
     return 0
 
 

@@ -22,10 +22,7 @@ import shutil
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "quickdraw")
-sys.path.insert(0, REPO)
+from harness import DATA, missing, write_json  # also puts the project on sys.path
 
 
 class _Throughput(logging.Handler):
@@ -52,8 +49,7 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    if not os.path.isdir(DATA):
-        print(f"skipped: the real drawings are not at {DATA} (clone with ../shared beside the repo)")
+    if missing(DATA):
         return 0
 
     from absl import logging as absl_logging
@@ -100,10 +96,7 @@ def main() -> int:
         f"\n| {args.train_steps} steps × batch {args.batch_size} | {results['top1']:.4f} | {results['top3']:.4f} "
         f"| {results['top5']:.4f} | {results['train_examples_per_s']:.0f} | {wall / 60:.1f} min |"
     )
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_json(args.json, results)
     return 0
 
 

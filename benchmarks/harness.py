@@ -1,0 +1,29 @@
+"""What every benchmark script shares: where the repository and the real drawings are, skipping without them,
+and writing the results as JSON. Imported by the scripts as ``harness`` (their folder is on ``sys.path``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "quickdraw")
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)  # the project's packages, without installing them
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def missing(data: str) -> bool:
+    """True, after saying so, when the real drawings are absent: the benchmark then skips (exit 0)."""
+    if os.path.isdir(data):
+        return False
+    print(f"skipped: the real drawings are not at {data} (clone with ../shared beside the repo)")
+    return True
+
+
+def write_json(path: str | None, results: dict) -> None:
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(results, f, indent=2)
