@@ -27,7 +27,7 @@ BENCH_DIR := build/bench
 .PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu bench-serve bench-tflite clean
 
 help:
-	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model (~3 min)"
+	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model (~4 min)"
 	@echo "make test           set up, then lint and run every test (what CI runs)"
 	@echo "make test-fast      lint and the unit tests, without the slow ones (< 2 min, for the edit loop)"
 	@echo "make bench-convert  conversion throughput vs the seed on a >=2M-drawing corpus (see BENCHMARKS.md)"
