@@ -113,6 +113,13 @@ def test_a_tflite_model_that_disagrees_is_not_written(version_dir, tmp_path, mon
     assert "TFLite model (float32) not written" in caplog.text
 
 
+def test_without_eval_drawings_nothing_is_written(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        report = tflite_export.export(None, str(tmp_path), ["a"], "float32", [])
+    assert report["written"] is False and os.listdir(tmp_path) == []
+    assert "no eval drawings" in caplog.text
+
+
 def test_an_unknown_variant_is_refused_by_the_settings():
     from components.errors import ConfigError
     from components.training.config import TFLITE_VARIANTS, TrainingConfig

@@ -146,6 +146,9 @@ def export(
     """Converts, checks parity on ``inks``, and writes the TFLite files only when it passes. Returns the report."""
     if variant == NONE:
         return {"variant": NONE}
+    if not inks:
+        logging.warning("TFLite model (%s) not written: no eval drawings to check it against", variant)
+        return {"variant": variant, "written": False, "passed": False, "drawings": 0}
     content = convert(model, variant)
     report = {
         "variant": variant,
