@@ -203,6 +203,7 @@ def main() -> int:
     results["accuracy"] = accuracy
     if args.accuracy_only:
         print(json.dumps(results, indent=2))
+        write_json(args.json, results)
         return 0
     results["input_only_per_core"] = {
         mode: input_only(32, mode == "bucketed", 20 if args.smoke else 200) for mode in ("padded", "bucketed")
