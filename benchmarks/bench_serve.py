@@ -29,7 +29,14 @@ import sys
 import threading
 import time
 
-from harness import DATA, REPO, missing, write_json  # also puts the project on sys.path
+from harness import (  # also puts the project on sys.path
+    DATA,
+    DEMO_SERVING,
+    REPO,
+    missing,
+    no_model,
+    write_json,
+)
 
 
 def drawings(data: str, count: int) -> list[list]:
@@ -41,14 +48,6 @@ def drawings(data: str, count: int) -> list[list]:
         if len(out) >= count:
             break
     return out[:count]
-
-
-def strokes_inputs(drawing: list) -> dict:
-    return {
-        "x": [float(v) for s in drawing for v in s[0]],
-        "y": [float(v) for s in drawing for v in s[1]],
-        "stroke_lengths": [len(s[0]) for s in drawing],
-    }
 
 
 def start_server(model: str) -> tuple[subprocess.Popen, int]:
@@ -103,7 +102,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default=os.path.join(REPO, "build", "demo", "serving"))
+    parser.add_argument("--model", default=DEMO_SERVING)
     parser.add_argument("--data", default=DATA)
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--requests", type=int, default=300, help="requests per level and round")
@@ -113,10 +112,7 @@ def main() -> int:
     args = parser.parse_args()
     if missing(args.data):
         return 0
-    if not os.path.isdir(args.model):
-        print(
-            f"no model at {args.model}: run `make demo` first, or pass --model SERVING_DIR", file=sys.stderr
-        )
+    if no_model(args.model):
         return 2
 
     import tensorflow as tf
@@ -124,11 +120,13 @@ def main() -> int:
     from pipeline import predict
 
     sample = drawings(args.data, 256)
-    bodies = [json.dumps({"signature_name": "predict_strokes", "inputs": strokes_inputs(d)}) for d in sample]
+    bodies = [
+        json.dumps({"signature_name": "predict_strokes", "inputs": predict.strokes_inputs(d)}) for d in sample
+    ]
     tensors = [
         {
             k: tf.constant(v, tf.int32 if k == "stroke_lengths" else tf.float32)
-            for k, v in strokes_inputs(d).items()
+            for k, v in predict.strokes_inputs(d).items()
         }
         for d in sample
     ]

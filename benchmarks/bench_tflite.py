@@ -22,14 +22,20 @@ import statistics
 import sys
 import time
 
-from harness import DATA, REPO, missing, write_json  # also puts the project on sys.path
+from harness import (  # also puts the project on sys.path
+    DATA,
+    DEMO_SERVING,
+    missing,
+    no_model,
+    write_json,
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default=os.path.join(REPO, "build", "demo", "serving"))
+    parser.add_argument("--model", default=DEMO_SERVING)
     parser.add_argument("--data", default=DATA)
     parser.add_argument("--drawings", type=int, default=300, help="drawings timed per round")
     parser.add_argument("--reps", type=int, default=3)
@@ -38,10 +44,7 @@ def main() -> int:
     args = parser.parse_args()
     if missing(args.data):
         return 0
-    if not os.path.isdir(args.model):
-        print(
-            f"no model at {args.model}: run `make demo` first, or pass --model SERVING_DIR", file=sys.stderr
-        )
+    if no_model(args.model):
         return 2
 
     import numpy as np
@@ -53,15 +56,11 @@ def main() -> int:
     from components.conversion.config import DEFAULT_MAX_POINTS
     from components.training import model as model_lib
     from components.training import tflite_export, warm_start
-    from components.training.config import ModelConfig
     from pipeline import predict
 
     version = predict.resolve_model_dir(args.model)
-    with open(os.path.join(version, warm_start.EXTRA, warm_start.DESCRIPTION)) as f:
-        description = json.load(f)
-    architecture = {k: tuple(v) if isinstance(v, list) else v for k, v in description["architecture"].items()}
-    config = ModelConfig(**architecture)
-    model = model_lib.build_model(len(description["class_names"]), config)
+    class_names, config = warm_start.described(version)
+    model = model_lib.build_model(len(class_names), config)
     model.load_weights(os.path.join(version, warm_start.EXTRA, warm_start.WEIGHTS))
 
     drawings: list = []
@@ -89,7 +88,7 @@ def main() -> int:
     timed = list(range(0, len(drawings), max(1, len(drawings) // args.drawings)))[: args.drawings]
 
     results: dict = {
-        "model": version, "architecture": architecture, "classes": len(description["class_names"]),
+        "model": version, "architecture": warm_start.architecture(config), "classes": len(class_names),
         "drawings_compared": len(drawings), "drawings_timed": len(timed), "reps": args.reps,
         "saved_model_bytes": saved_model_bytes,
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, TF {tf.__version__}",

@@ -9,6 +9,7 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "quickdraw")
+DEMO_SERVING = os.path.join(REPO, "build", "demo", "serving")  # what `make demo` pushes to
 if REPO not in sys.path:
     sys.path.insert(0, REPO)  # the project's packages, without installing them
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -19,6 +20,14 @@ def missing(data: str) -> bool:
     if os.path.isdir(data):
         return False
     print(f"skipped: the real drawings are not at {data} (clone with ../shared beside the repo)")
+    return True
+
+
+def no_model(serving_dir: str) -> bool:
+    """True, after saying what to do, when there is no serving directory to measure (exit 2)."""
+    if os.path.isdir(serving_dir):
+        return False
+    print(f"no model at {serving_dir}: run `make demo` first, or pass --model SERVING_DIR", file=sys.stderr)
     return True
 
 

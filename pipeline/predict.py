@@ -108,6 +108,16 @@ def inks(drawings: Sequence[Drawing]) -> list[np.ndarray]:
     return [np.asarray(ink.drawing(i), np.float32).reshape(-1, 3) for i in range(len(drawings))]
 
 
+def strokes_inputs(strokes: list) -> dict[str, list]:
+    """``predict_strokes``'s inputs for one NDJSON drawing (``[[x…], [y…]]`` per stroke): the strokes' points
+    concatenated, and each stroke's length."""
+    return {
+        "x": [float(v) for s in strokes for v in s[0]],
+        "y": [float(v) for s in strokes for v in s[1]],
+        "stroke_lengths": [len(s[0]) for s in strokes],
+    }
+
+
 def serialized_examples(drawings: Sequence[Drawing]) -> list[bytes]:
     """``tf.Example``s holding each drawing's ink, computed as the conversion computes it."""
     import tensorflow as tf

@@ -105,20 +105,12 @@ def real_drawings() -> list[dict]:
     return out
 
 
-def strokes_inputs(drawing: list) -> dict:
-    return {
-        "x": [float(v) for s in drawing for v in s[0]],
-        "y": [float(v) for s in drawing for v in s[1]],
-        "stroke_lengths": [len(s[0]) for s in drawing],
-    }
-
-
 def test_predict_strokes_answers_what_the_saved_model_gives(server, served, real_drawings):
     import tensorflow as tf
 
     signature = served.signatures["predict_strokes"]
     for d in real_drawings:
-        inputs = strokes_inputs(d["drawing"])
+        inputs = predict.strokes_inputs(d["drawing"])
         status, answer = server.predict({"signature_name": "predict_strokes", "inputs": inputs})
         assert status == 200, answer
         direct = signature(
@@ -168,7 +160,10 @@ def test_status_metadata_and_a_named_version(server, real_drawings):
     assert set(signatures["predict_strokes"]["inputs"]) == {"x", "y", "stroke_lengths"}
     assert signatures["serving_default"]["inputs"]["examples"]["dtype"] == "DT_STRING"
     assert signatures["predict_strokes"]["method_name"] == "tensorflow/serving/predict"
-    body = {"signature_name": "predict_strokes", "inputs": strokes_inputs(real_drawings[0]["drawing"])}
+    body = {
+        "signature_name": "predict_strokes",
+        "inputs": predict.strokes_inputs(real_drawings[0]["drawing"]),
+    }
     status, answer = server.predict(body, f"/v1/models/quickdraw/versions/{version}:predict")
     assert status == 200 and "top_k_labels" in answer["outputs"]
     status, one = server.request("GET", f"/v1/models/quickdraw/versions/{version}")
@@ -266,7 +261,8 @@ def test_slow_and_stalled_clients_do_not_hold_up_others(server):
 
 def test_concurrent_requests_are_all_answered(server, real_drawings):
     bodies = [
-        {"signature_name": "predict_strokes", "inputs": strokes_inputs(d["drawing"])} for d in real_drawings
+        {"signature_name": "predict_strokes", "inputs": predict.strokes_inputs(d["drawing"])}
+        for d in real_drawings
     ]
     sequential = [server.predict(b)[1]["outputs"]["top_k_labels"] for b in bodies]
     with concurrent.futures.ThreadPoolExecutor(16) as pool:

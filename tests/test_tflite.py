@@ -95,19 +95,16 @@ def test_a_tflite_model_that_disagrees_is_not_written(version_dir, tmp_path, mon
     """The demo's TFLite model against another model (fresh weights): parity fails, nothing is written."""
     from components.training import model as model_lib
     from components.training import warm_start
-    from components.training.config import ModelConfig
 
-    with open(os.path.join(version_dir, warm_start.EXTRA, warm_start.DESCRIPTION)) as f:
-        description = json.load(f)
-    architecture = {k: tuple(v) if isinstance(v, list) else v for k, v in description["architecture"].items()}
-    other = model_lib.build_model(len(description["class_names"]), ModelConfig(**architecture))
+    class_names, config = warm_start.described(version_dir)
+    other = model_lib.build_model(len(class_names), config)
     with open(os.path.join(version_dir, tflite_export.TFLITE_FILE), "rb") as f:
         demo_tflite = f.read()
     monkeypatch.setattr(tflite_export, "convert", lambda model, variant: demo_tflite)
     rng = np.random.default_rng(0)
     inks = [rng.normal(size=(n, 3)).astype(np.float32) for n in (5, 40, 120)]
     with caplog.at_level(logging.WARNING):
-        report = tflite_export.export(other, str(tmp_path), description["class_names"], "float32", inks)
+        report = tflite_export.export(other, str(tmp_path), class_names, "float32", inks)
     assert not report["passed"] and not report["written"]
     assert os.listdir(tmp_path) == []
     assert "TFLite model (float32) not written" in caplog.text

@@ -27,7 +27,8 @@ WEIGHTS = "warm_start.weights.h5"
 ARCHITECTURE = ("conv_filters", "conv_kernels", "batch_norm", "lstm_units", "lstm_layers")
 
 
-def _architecture(config: ModelConfig) -> dict:
+def architecture(config: ModelConfig) -> dict:
+    """The settings that decide the weights' shapes, as the description stores them (JSON: lists, not tuples)."""
     values = dataclasses.asdict(config)
     return {
         name: list(values[name]) if isinstance(values[name], tuple) else values[name] for name in ARCHITECTURE
@@ -47,9 +48,17 @@ def write(model: keras.Model, serving_model_dir: str, class_names: list[str], co
     model.save_weights(local)
     if local != os.path.join(extra, WEIGHTS):
         tf.io.gfile.copy(local, os.path.join(extra, WEIGHTS), overwrite=True)
-    description = {"class_names": class_names, "architecture": _architecture(config)}
+    description = {"class_names": class_names, "architecture": architecture(config)}
     with tf.io.gfile.GFile(os.path.join(extra, DESCRIPTION), "w") as f:
         f.write(json.dumps(description, indent=2))
+
+
+def described(model_dir: str) -> tuple[list[str], ModelConfig]:
+    """The class names and the architecture (other settings at their defaults) an exported model was made with."""
+    with tf.io.gfile.GFile(os.path.join(model_dir, EXTRA, DESCRIPTION)) as f:
+        description = json.load(f)
+    shapes = {k: tuple(v) if isinstance(v, list) else v for k, v in description["architecture"].items()}
+    return description["class_names"], ModelConfig(**shapes)
 
 
 def load(model: keras.Model, base_model_dir: str, class_names: list[str], config: ModelConfig) -> str | None:
@@ -66,10 +75,10 @@ def load(model: keras.Model, base_model_dir: str, class_names: list[str], config
             f"the class vocabulary differs ({len(base['class_names'])} classes there, {len(class_names)} here; "
             f"new e.g. {added}, gone e.g. {removed}, or another order)"
         )
-    if base["architecture"] != _architecture(config):
+    if base["architecture"] != architecture(config):
         changed = {
             k: (base["architecture"][k], v)
-            for k, v in _architecture(config).items()
+            for k, v in architecture(config).items()
             if base["architecture"].get(k) != v
         }
         return f"the architecture differs (base → now: {changed})"
