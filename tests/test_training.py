@@ -159,7 +159,9 @@ def test_progress_lines_show_the_step_the_rate_and_the_time_left(caplog):
 
     progress = ProgressLog(total_steps=100, batch_size=32, initial_step=40, seconds=0.0)
     progress.on_train_begin()
-    with caplog.at_level("INFO"):
+    # On the "absl" logger itself: a pipeline run earlier in the process (absl re-parsing its flags) or the
+    # TFLite converter leaves it at WARNING.
+    with caplog.at_level("INFO"), caplog.at_level("INFO", logger="absl"):
         progress.on_train_batch_end(9, {"loss": 1.5, "accuracy": 0.25})
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Training:")]
     assert line.startswith("Training: step 50/100: loss 1.5000, accuracy 0.2500,") and "ETA " in line
