@@ -21,7 +21,7 @@ DEMO_DIR := build/demo
 # Padded batches: the procedural demo classes differ in length, so length-sorted batches hold ~5 of the 10
 # classes, and the 300-step demo scored 0.57 instead of 0.84 with them (BENCHMARKS.md, bucketing).
 DEMO_RUN_FLAGS := --train-steps 300 --eval-steps 20 --lstm-units 64 --lstm-layers 2 --learning-rate 0.001 \
-	--accuracy-threshold 0.7 --no-bucket-by-length
+	--accuracy-threshold 0.7 --no-bucket-by-length --schema demo
 BENCH_DIR := build/bench
 
 .PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu bench-serve bench-tflite clean

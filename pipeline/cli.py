@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from components import settings
 from components.conversion.config import ConversionConfig
+from components.data_validation.config import ValidationConfig
 from components.errors import UserError
 from components.training.config import ModelConfig, TrainingConfig
 from pipeline import console
@@ -213,6 +214,7 @@ def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-name", default=PIPELINE_NAME)
     add_config_flags(p, PipelineSettings, "pipeline")
     add_config_flags(p, ConversionConfig, "conversion (the ExampleGen, as `quickdraw convert`)")
+    add_config_flags(p, ValidationConfig, "data validation (before Transform and training)")
     add_config_flags(p, TrainingConfig, "training (the Trainer)")
     add_config_flags(p, ModelConfig, "model (the tutorial's architecture by default)")
 
@@ -223,6 +225,7 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
         PipelineSettings,
         args,
         conversion=config_from_args(ConversionConfig, args),
+        validation=config_from_args(ValidationConfig, args),
         training=config_from_args(TrainingConfig, args, model=model),
     )
 
@@ -374,6 +377,42 @@ def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int
     return 0
 
 
+def _add_schema(subparsers) -> None:
+    p = subparsers.add_parser("schema", help="data validation schemas: infer a starting one from a run")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    i = actions.add_parser(
+        "infer",
+        help="write a starting schema.pbtxt from a run's statistics (for a corpus of your own)",
+        description=(
+            "TFDV's inference on the run's train statistics plus the pipeline's constraints: the classes seen "
+            "as the word domain, ISO country codes (and those seen), the run's --max-points as the ink bound, "
+            "the TRAINING/SERVING environments. Review it, then pass it to `quickdraw run --schema FILE`."
+        ),
+    )
+    i.add_argument("--pipeline-root", required=True)
+    i.add_argument("--run", dest="run_id", help="pipeline run id (default: the latest with statistics)")
+    i.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    i.add_argument("--output", required=True, help="the schema.pbtxt to write")
+    i.set_defaults(run=_run_schema_infer)
+
+
+def _run_schema_infer(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline import schema_infer
+
+    inferred = schema_infer.infer(args.pipeline_root, args.pipeline_name, args.run_id)
+    schema_infer.write(inferred, args.output)
+    print(
+        f"wrote {args.output} from run {inferred.run_id}: {len(inferred.classes)} classes, drawings of 2 to "
+        f"{inferred.max_points:,} points"
+    )
+    if inferred.unlisted_countries:
+        print(
+            f"note: country codes seen that are not ISO 3166 codes (kept): {', '.join(inferred.unlisted_countries)}"
+        )
+    print(f"use it with: quickdraw run --schema {args.output} ...")
+    return 0
+
+
 def _add_report(subparsers) -> None:
     p = subparsers.add_parser(
         "report",
@@ -411,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(subparsers)
     _add_kubeflow(subparsers)
     _add_report(subparsers)
+    _add_schema(subparsers)
     return parser
 
 

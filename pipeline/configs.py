@@ -2,6 +2,7 @@
 
 The component settings are declared beside the code they steer
 (``components.conversion.config.ConversionConfig``,
+``components.data_validation.config.ValidationConfig``,
 ``components.training.config.TrainingConfig`` / ``ModelConfig``); ``PipelineSettings``
 gathers them with the few values that belong to the pipeline itself. Settings flow
 one way: the CLI builds a ``PipelineSettings``, ``create_pipeline`` hands each
@@ -14,6 +15,7 @@ import dataclasses
 
 from components import settings
 from components.conversion.config import ConversionConfig
+from components.data_validation.config import ValidationConfig
 from components.settings import at_least, between, setting
 from components.training.config import TrainingConfig
 
@@ -33,6 +35,7 @@ class PipelineSettings:
         0.0, "... and at most this much below the latest blessed model", between(0.0, 1.0)
     )
     conversion: ConversionConfig = ConversionConfig()  # the ExampleGen's parameters, as `quickdraw convert`'s
+    validation: ValidationConfig = ValidationConfig()  # the schema, the skew/drift thresholds, the gate
     training: TrainingConfig = TrainingConfig()
 
     def __post_init__(self) -> None:

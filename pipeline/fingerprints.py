@@ -11,7 +11,7 @@ A stage's key hashes its own sources and the keys of the stages whose output it
 reads, because a re-run upstream stage gives it new input artifacts anyway; so the
 keys change exactly where TFX would re-run. Where each key travels:
 
-- ExampleGen: its ``code_fingerprint`` execution parameter;
+- ExampleGen, DataGate: their ``code_fingerprint`` execution parameter;
 - Transform, Trainer, Pusher: ``custom_config[code_fingerprint]``;
 - Evaluator: its ``eval_config`` parameter is the evaluation code's whole output
   (TFX's Evaluator takes no custom_config), so a change that alters the config re-runs
@@ -30,6 +30,7 @@ import os
 from collections.abc import Mapping
 
 EXAMPLE_GEN = "QuickDrawExampleGen"
+DATA_GATE = "DataGate"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
@@ -54,6 +55,9 @@ STAGES: dict[str, Stage] = {
             "components/example_gen",
         )
     ),
+    # The schema construction, the skew/drift checks and the gate (the schema file's own bytes are
+    # ImportCuratedSchema's `schema_fingerprint`).
+    DATA_GATE: Stage(("components/data_validation",), reads=(EXAMPLE_GEN,)),
     # The transform code and the feature contract it maps.
     TRANSFORM: Stage(
         (

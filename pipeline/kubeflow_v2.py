@@ -24,6 +24,9 @@ from pipeline.configs import PIPELINE_NAME, PipelineSettings
 
 DATAFLOW = "DataflowRunner"
 REQUIRED_DATAFLOW = ("project", "region", "temp_location")
+# kubeflow/Dockerfile copies the repository's components/ to /pipeline/components: the built-in schemas'
+# folder in the image, which ImportSchemaGen reads there.
+IMAGE_SCHEMAS_DIR = "/pipeline/components/data_validation/schemas"
 
 
 class CompileError(UserError, ValueError):
@@ -85,7 +88,13 @@ def compile_pipeline(
         raise CompileError("--image is required: every component runs in it")
     name = pipeline_name or PIPELINE_NAME
     pipeline = create_pipeline(
-        name, pipeline_root, input_pattern, serving_dir, settings, beam_pipeline_args=list(beam_args)
+        name,
+        pipeline_root,
+        input_pattern,
+        serving_dir,
+        settings,
+        beam_pipeline_args=list(beam_args),
+        schemas_dir=IMAGE_SCHEMAS_DIR,
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),

@@ -80,10 +80,11 @@ def run(
     ``code_fingerprints``: see ``create_pipeline`` (default: the installed code's)."""
     from tfx import v1 as tfx
 
+    from components.example_gen import QuickDrawExampleGen
+    from pipeline import fingerprints
     from pipeline.configs import PipelineSettings
-    from pipeline.fingerprints import input_fingerprint
-    from pipeline.outcome import outcome
-    from pipeline.pipeline import create_pipeline, local_metadata_config
+    from pipeline.outcome import outcome, statistics_of_other_examples
+    from pipeline.pipeline import METADATA_FILE, create_pipeline, local_metadata_config
 
     settings = settings or PipelineSettings()
     if "://" not in pipeline_root:
@@ -94,6 +95,15 @@ def run(
         input_pattern = os.path.abspath(input_pattern)
     started = time.monotonic()
     with exclusive(pipeline_root):
+        code = dict(code_fingerprints or fingerprints.stage_fingerprints())
+        corpus_fingerprint = fingerprints.input_fingerprint(input_pattern)
+        # What this run's ExampleGen will be given: another set in an earlier run means other examples.
+        example_gen = QuickDrawExampleGen(
+            input_pattern, settings.conversion, code[fingerprints.EXAMPLE_GEN], corpus_fingerprint
+        )
+        baseline = statistics_of_other_examples(
+            os.path.join(pipeline_root, METADATA_FILE), pipeline_name, example_gen.exec_properties
+        )
         pipeline = create_pipeline(
             pipeline_name,
             pipeline_root,
@@ -102,8 +112,9 @@ def run(
             settings,
             metadata_connection_config=local_metadata_config(pipeline_root),
             beam_pipeline_args=default_beam_args(beam_args),
-            input_fingerprint=input_fingerprint(input_pattern),
-            code_fingerprints=code_fingerprints,
+            input_fingerprint=corpus_fingerprint,
+            code_fingerprints=code,
+            drift_baseline=baseline,
         )
         tfx.orchestration.LocalDagRunner().run(pipeline)
         result = outcome(pipeline_root, pipeline_name)

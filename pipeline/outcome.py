@@ -1,19 +1,25 @@
-"""What a pipeline run produced, read back from MLMD: blessing (and why), metrics, push.
+"""What a pipeline run produced, read back from MLMD: the data verdict, blessing (and why), metrics, push.
 
-``quickdraw run`` prints this as its summary; tests assert on it. A model that is
-not blessed is a normal outcome, reported with the thresholds it missed.
+``quickdraw run`` prints this as its summary; tests assert on it. Two normal outcomes
+besides a pushed model: data with anomalies stops the run before training (reported
+one line per anomaly, with the artifact holding them), and a model that is not
+blessed is reported with the thresholds it missed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.data_validation import executor as data_gate
 from components.errors import UserError
 from components.training import evaluation
+from pipeline.fingerprints import DATA_GATE, EXAMPLE_GEN
 
 _DONE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
 _OUTPUTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -52,6 +58,42 @@ class NodeRun:
 
 
 @dataclasses.dataclass
+class DataVerdict:
+    """The DataGate's decision: every anomaly as one line, the notes on skew and drift."""
+
+    passed: bool
+    proceeded: bool  # trained despite anomalies (--proceed-on-anomalies)
+    lines: list[str]
+    notes: list[str]
+    uri: str  # the DataGate's anomalies artifact
+    validator_uri: str  # ExampleValidator's
+
+    @classmethod
+    def of(cls, node: NodeRun) -> DataVerdict:
+        uri = node.uri(data_gate.VERDICT_KEY)
+        record = data_gate.read_verdict(uri)
+        return cls(
+            bool(record["passed"]),
+            bool(record["proceeded_despite_anomalies"]),
+            list(record["lines"]),
+            list(record["notes"]),
+            uri,
+            record["example_validator_anomalies"],
+        )
+
+    def summary(self) -> list[str]:
+        where = f"Anomalies: {self.uri} (ExampleValidator's per split: {self.validator_uri})"
+        if self.passed and not self.lines:
+            return []
+        head = (
+            f"Data anomalies ({len(self.lines)}), trained anyway (--proceed-on-anomalies):"
+            if self.proceeded
+            else f"Stopped before Transform and training: the data has {len(self.lines)} anomalies:"
+        )
+        return [head, *(f"  {line}" for line in self.lines), where]
+
+
+@dataclasses.dataclass
 class Outcome:
     run_id: str
     nodes: dict[str, NodeRun]
@@ -59,13 +101,22 @@ class Outcome:
     reasons: list[str]  # why not blessed (empty when blessed)
     metrics: dict[str, float]  # overall slice
     pushed_to: str | None
-    evaluation_uri: str
+    evaluation_uri: str | None  # None: not trained (stopped by the data validation)
+    data: DataVerdict | None = None  # None: a run from before the DataGate existed
+
+    @property
+    def trained(self) -> bool:
+        return self.evaluation_uri is not None
 
     def summary(self) -> str:
+        if not self.trained:
+            lines = [f"run {self.run_id}: not trained", *(self.data.summary() if self.data else [])]
+            lines.append("Nothing pushed. To train anyway: --proceed-on-anomalies.")
+            return "\n".join(lines)
         shown = ", ".join(
             f"{label} {self.metrics[key]:.4g}" for key, label in METRIC_LABELS.items() if key in self.metrics
         )
-        lines = [f"run {self.run_id}: {shown}"]
+        lines = [f"run {self.run_id}: {shown}", *(self.data.summary() if self.data else [])]
         if self.blessed:
             lines.append(
                 f"Model blessed; pushed to {self.pushed_to}." if self.pushed_to else "Model blessed."
@@ -130,6 +181,39 @@ def _finished_nodes(store, run, node_contexts, prefix_length: int) -> dict[str, 
     return nodes
 
 
+def _recorded(value: metadata_store_pb2.Value | None):
+    if value is None:
+        return None
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def statistics_of_other_examples(
+    metadata_path: str, pipeline_name: str, example_gen_parameters: Mapping[str, Any]
+) -> str | None:
+    """The drift baseline: the statistics of the newest run whose ExampleGen had other parameters (other
+    input files, settings or code: other examples), or None. Unchanged reruns get the same answer, so the
+    DataGate stays cached; after a corpus changes, drift is measured against the corpus before it."""
+    if not os.path.exists(metadata_path):
+        return None
+    store = _store(metadata_path)
+    pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if pipeline is None:
+        return None
+    runs = [c for c in store.get_children_contexts_by_context(pipeline.id) if c.type == "pipeline_run"]
+    node_contexts = [c for c in store.get_contexts_by_type("node") if c.name.startswith(f"{pipeline_name}.")]
+    wanted = {k: v for k, v in example_gen_parameters.items() if v is not None}
+    for run in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True):
+        nodes = _finished_nodes(store, run, node_contexts, len(pipeline_name) + 1)
+        example_gen, statistics = nodes.get(EXAMPLE_GEN), nodes.get("StatisticsGen")
+        if example_gen is None or statistics is None:
+            continue
+        recorded = {k: _recorded(example_gen.execution.custom_properties.get(k)) for k in wanted}
+        if recorded != wanted:
+            return statistics.uri("statistics")
+    return None
+
+
 def _threshold_reason(failure, labels: dict[str, str]) -> str:
     name = labels.get(failure.metric_key.name, failure.metric_key.name)
     value = failure.metric_value.double_value.value
@@ -151,6 +235,11 @@ def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -
     metadata_path = os.path.join(pipeline_root, METADATA_FILE)
     if not os.path.exists(metadata_path):
         raise RunNotFound(f"no pipeline metadata at {metadata_path}: is {pipeline_root} a pipeline root?")
+    newest_id, newest = latest_run(metadata_path, pipeline_name, run_id)
+    if DATA_GATE in newest:
+        verdict = DataVerdict.of(newest[DATA_GATE])
+        if not verdict.passed:
+            return Outcome(newest_id, newest, False, [], {}, None, None, verdict)
     run_id, nodes = latest_run(metadata_path, pipeline_name, run_id, with_node="Evaluator")
     evaluator = nodes.get("Evaluator")
     if evaluator is None:
@@ -169,4 +258,5 @@ def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -
     pushed_to = None
     if pusher is not None and pusher.custom("pushed_model", "pushed"):
         pushed_to = pusher.custom("pushed_model", "pushed_destination")
-    return Outcome(run_id, nodes, validation.validation_ok, reasons, metrics, pushed_to, evaluation_uri)
+    data = DataVerdict.of(nodes[DATA_GATE]) if DATA_GATE in nodes else None
+    return Outcome(run_id, nodes, validation.validation_ok, reasons, metrics, pushed_to, evaluation_uri, data)

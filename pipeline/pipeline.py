@@ -1,7 +1,9 @@
 """``create_pipeline``: the whole TFX pipeline, with every environment-specific value a parameter.
 
-ExampleGen (the conversion's Beam transforms) → StatisticsGen → SchemaGen →
-Transform (label vocabulary on train, ink → padded sequence + length) →
+ExampleGen (the conversion's Beam transforms) → StatisticsGen → ImportSchemaGen (the
+curated schema) → ExampleValidator → DataGate (+ train/eval skew, drift from the statistics
+of the previous examples) → only when the data passes: Transform (label vocabulary on train,
+ink → padded sequence + length) →
 Trainer (Conv1D + BiLSTM) → Evaluator (TFMA, thresholds vs the latest blessed
 model) → Pusher (blessed only, atomic, versioned). The same function is compiled
 for Kubeflow/Vertex and run locally by ``quickdraw run`` (LocalDagRunner).
@@ -22,6 +24,10 @@ from typing import Any
 from tfx import v1 as tfx
 from tfx.dsl.components.base.base_component import BaseComponent
 
+from components.data_validation import config as validation_config
+from components.data_validation import schema as schema_lib
+from components.data_validation.component import DataGate, ImportCuratedSchema
+from components.data_validation.executor import PASSED
 from components.example_gen import QuickDrawExampleGen
 from components.pusher import VersionedPusher
 from components.training import evaluation
@@ -46,11 +52,16 @@ def create_pipeline(
     enable_cache: bool = True,
     input_fingerprint: str | None = None,
     code_fingerprints: Mapping[str, str] | None = None,
+    schemas_dir: str = validation_config.SCHEMAS_DIR,
+    drift_baseline: str | None = None,
 ) -> tfx.dsl.Pipeline:
     """The pipeline. ``input_fingerprint`` (``fingerprints.input_fingerprint``) makes a changed corpus
     re-run the ExampleGen; without it the ExampleGen is cached on its parameters.
     ``code_fingerprints``: the per-stage code keys (default: ``fingerprints.stage_fingerprints()`` of
-    the installed code)."""
+    the installed code). ``schemas_dir``: where the built-in schemas lie for the components (this
+    package's folder; the pipeline image's copy when compiling for Kubeflow). ``drift_baseline``: the
+    statistics to check drift against when ``--drift-baseline`` is not set (``quickdraw run`` finds them
+    in MLMD: ``outcome.statistics_of_other_examples``)."""
     code = dict(code_fingerprints or fingerprints.stage_fingerprints())
     example_gen = QuickDrawExampleGen(
         input_pattern=input_pattern,
@@ -60,15 +71,58 @@ def create_pipeline(
     ).with_id(fingerprints.EXAMPLE_GEN)
     examples = example_gen.outputs["examples"]
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
-    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
+    schema_file, schema_fingerprint = curated_schema(settings, schemas_dir)
+    schema_gen = ImportCuratedSchema(schema_file, schema_fingerprint).with_id("ImportSchemaGen")
+    schema = schema_gen.outputs["schema"]
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema
+    )
+    data_gate = DataGate(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema,
+        anomalies=example_validator.outputs["anomalies"],
+        config=settings.validation,
+        previous_statistics=settings.validation.drift_baseline or drift_baseline,
+        code_fingerprint=code[fingerprints.DATA_GATE],
+    ).with_id(fingerprints.DATA_GATE)
+    with tfx.dsl.Cond(data_gate.outputs["verdict"].future()[0].custom_property(PASSED) == 1):
+        transform, trainer, baseline, evaluator, pusher = _training(
+            settings, pipeline_root, serving_dir, code, examples, schema
+        )
+    components: list[BaseComponent] = [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        data_gate,
+        transform,
+        trainer,
+        baseline,
+        evaluator,
+        pusher,
+    ]
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [],
+    )
+
+
+def _training(settings: PipelineSettings, pipeline_root: str, serving_dir: str, code, examples, schema):
+    """Transform → Trainer → Evaluator (against the latest blessed model) → Pusher."""
     transform = tfx.components.Transform(
         examples=examples,
-        schema=schema_gen.outputs["schema"],
+        schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
         # The vocabulary comes from train only; the Trainer applies the transform graph
         # itself, so no transformed copy of the corpus is written.
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=[]),
         materialize=False,
+        # The data was described and validated before it (StatisticsGen, DataGate): a pass saved.
+        disable_statistics=True,
         custom_config={CODE_FINGERPRINT_KEY: code[fingerprints.TRANSFORM]},
     )
     baseline = tfx.dsl.Resolver(
@@ -105,24 +159,25 @@ def create_pipeline(
         ),
         custom_config={CODE_FINGERPRINT_KEY: code[fingerprints.PUSHER]},
     ).with_id(fingerprints.PUSHER)
-    components: list[BaseComponent] = [
-        example_gen,
-        statistics_gen,
-        schema_gen,
-        transform,
-        trainer,
-        baseline,
-        evaluator,
-        pusher,
-    ]
-    return tfx.dsl.Pipeline(
-        pipeline_name=pipeline_name,
-        pipeline_root=pipeline_root,
-        components=components,
-        enable_cache=enable_cache,
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args or [],
-    )
+    return transform, trainer, baseline, evaluator, pusher
+
+
+def curated_schema(settings: PipelineSettings, schemas_dir: str) -> tuple[str, str | None]:
+    """The schema file ImportSchemaGen reads and the fingerprint of its bytes (the cache key).
+
+    A built-in schema is fingerprinted from this package's copy (the image holds the same
+    file). A local file of the user's is read now, so a typo fails before anything runs; a
+    remote one (gs://) is not read while compiling offline: its path is its cache key.
+    """
+    chosen = settings.validation.schema
+    if settings.validation.built_in:
+        _, fingerprint = schema_lib.read(validation_config.built_in_path(chosen))
+        return validation_config.built_in_path(chosen, schemas_dir), fingerprint
+    if "://" in chosen:
+        return chosen, None
+    path = os.path.abspath(chosen)
+    _, fingerprint = schema_lib.read(path)
+    return path, fingerprint
 
 
 def checkpoint_root(pipeline_root: str) -> str:

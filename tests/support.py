@@ -14,6 +14,7 @@ import pytest
 
 from components.conversion import parsing
 from components.conversion.config import ConversionConfig
+from components.data_validation.config import ValidationConfig
 from components.training.config import ModelConfig, TrainingConfig
 from pipeline.configs import PipelineSettings
 
@@ -138,10 +139,11 @@ SETTINGS = PipelineSettings(
     eval_steps=4,
     accuracy_threshold=0.4,
     conversion=ConversionConfig(shards=2),
+    validation=ValidationConfig(schema="demo"),
     training=SMALL,
 )
 # The same settings as `quickdraw run` flags.
 SETTINGS_FLAGS = [
     "--train-steps", "80", "--eval-steps", "4", "--shards", "2", "--batch-size", "32", "--lstm-units", "16",
-    "--lstm-layers", "1", "--learning-rate", "0.005", "--dropout", "0.1",
+    "--lstm-layers", "1", "--learning-rate", "0.005", "--dropout", "0.1", "--schema", "demo",
 ]  # fmt: skip

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from components.conversion.config import ConversionConfig
+from components.data_validation.config import ValidationConfig
 from components.errors import UserError
 from components.training.config import ModelConfig, TrainingConfig
 from pipeline import cli
@@ -31,11 +32,13 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         "--shuffle-buffer", "0", "--seed", "4", "--top-k", "3", "--no-bucket-by-length", "--bucket-window", "8",
         "--checkpoint-steps", "7", "--checkpoint-seconds", "9", "--warm-start", "--tflite", "int8", "--mixed-precision", "--conv-filters", "8,9", "--conv-kernels", "3,3",
         "--batch-norm", "--dropout", "0.5", "--lstm-units", "9", "--lstm-layers", "2", "--learning-rate", "0.01",
-        "--clip-norm", "1.5",
+        "--clip-norm", "1.5", "--schema", "my.pbtxt", "--skew-threshold", "0.2", "--drift-threshold", "0.3",
+        "--drift-baseline", "gs://b/stats", "--proceed-on-anomalies",
     )  # fmt: skip
     assert (settings.train_steps, settings.eval_steps, settings.accuracy_threshold) == (7, 5, 0.3)
     assert settings.max_accuracy_drop == 0.1
     assert settings.conversion == ConversionConfig(0.2, 3, "pepper", 3, 2, True, 600)
+    assert settings.validation == ValidationConfig("my.pbtxt", 0.2, 0.3, "gs://b/stats", True)
     assert settings.training == TrainingConfig(
         batch_size=5,
         shuffle_buffer=0,
@@ -50,9 +53,10 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         model=ModelConfig((8, 9), (3, 3), True, 0.5, 9, 2, 0.01, 1.5, True),
     )
     # ... and every field of every config was set above, so none is left without a flag.
-    for config in (settings, settings.conversion, settings.training, settings.training.model):
+    configs = (settings, settings.conversion, settings.validation, settings.training, settings.training.model)
+    for config in configs:
         for field in dataclasses.fields(config):
-            if field.name not in ("model", "conversion", "training"):
+            if field.name not in ("model", "conversion", "validation", "training"):
                 assert getattr(config, field.name) != field.default, field.name
 
 

@@ -125,7 +125,7 @@ def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_re
     demo_data.write_corpus(str(corpus), per_class=120, classes=6, seed=0)
     _kill_when(_run_pipeline(corpus, root, serving), b"Component QuickDrawExampleGen is running", delay=1.0)
     said = _kill_when(_run_pipeline(corpus, root, serving), b"Component Transform is running", delay=3.0)
-    assert b"Component SchemaGen is finished" in said
+    assert b"Component DataGate is finished" in said
     said = _kill_when(_run_pipeline(corpus, root, serving), b"Training: step")
     assert b"Component Transform is finished" in said
     assert not serving.exists() or not os.listdir(serving), "nothing may be pushed by a killed run"
@@ -136,7 +136,13 @@ def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_re
     assert rerun.returncode == 0, err.decode()[-3000:]
     assert b"Model blessed; pushed to" in out
     _, nodes = latest_run(str(root / METADATA_FILE), "quickdraw")
-    for finished_before in ("QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform"):
+    for finished_before in (
+        "QuickDrawExampleGen",
+        "StatisticsGen",
+        "ImportSchemaGen",
+        "DataGate",
+        "Transform",
+    ):
         assert nodes[finished_before].cached, f"{finished_before} should come from the cache"
     assert not nodes["Trainer"].cached
     model_uri = nodes["Trainer"].uri("model")

@@ -11,10 +11,10 @@ import os
 import pytest
 
 from pipeline import fingerprints
-from pipeline.fingerprints import EVALUATOR, EXAMPLE_GEN, PUSHER, STAGES, TRAINER, TRANSFORM
+from pipeline.fingerprints import DATA_GATE, EVALUATOR, EXAMPLE_GEN, PUSHER, STAGES, TRAINER, TRANSFORM
 from tests.support import REPO, copy_sources
 
-EVERYTHING = {EXAMPLE_GEN, TRANSFORM, TRAINER, EVALUATOR, PUSHER}
+EVERYTHING = {EXAMPLE_GEN, DATA_GATE, TRANSFORM, TRAINER, EVALUATOR, PUSHER}
 
 
 @pytest.fixture
@@ -30,6 +30,8 @@ def tree(tmp_path) -> str:
         ("components/conversion/config.py", EVERYTHING),
         ("components/example_gen/executor.py", EVERYTHING),
         ("components/features.py", EVERYTHING),
+        ("components/data_validation/checks.py", {DATA_GATE}),
+        ("components/data_validation/executor.py", {DATA_GATE}),
         ("components/training/transform.py", {TRANSFORM, TRAINER, EVALUATOR, PUSHER}),
         ("components/training/model.py", {TRAINER, EVALUATOR, PUSHER}),
         ("components/training/signatures.py", {TRAINER, EVALUATOR, PUSHER}),
@@ -39,6 +41,7 @@ def tree(tmp_path) -> str:
         ("components/pusher/component.py", {PUSHER}),
         ("pipeline/report/render.py", set()),
         ("pipeline/tools/classes.py", set()),
+        ("pipeline/tools/schemas.py", set()),
         ("pipeline/cli.py", set()),
     ],
 )

@@ -17,6 +17,8 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from components.conversion.config import ConversionConfig
+from components.data_validation import schema as schema_lib
+from components.data_validation.config import ValidationConfig, built_in_path
 from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, TrainingConfig
 from pipeline import fingerprints
 from pipeline import kubeflow_v2 as kfp_runner
@@ -28,7 +30,18 @@ pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per t
 IMAGE = "europe-docker.pkg.dev/my-project/ml/quickdraw-pipeline:0.1.0"
 DATAFLOW = dict(project="my-project", region="europe-west4", temp_location="gs://bucket/tmp")
 BEAM_COMPONENTS = ("QuickDrawExampleGen", "StatisticsGen", "Transform", "Evaluator")
-ALL = ("QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer", "Evaluator", "Pusher")
+ALL = (
+    "QuickDrawExampleGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "DataGate",
+    "Transform",
+    "Trainer",
+    "Evaluator",
+    "Pusher",
+)
+GATED = ("Transform", "Trainer", "Evaluator", "Pusher")  # run only when the DataGate passed the data
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +52,11 @@ def compiled(tmp_path_factory):
         eval_steps=33,
         accuracy_threshold=0.65,
         conversion=ConversionConfig(eval_per_class=100),
+        validation=ValidationConfig(
+            skew_threshold=0.05,
+            drift_threshold=0.15,
+            drift_baseline="gs://bucket/root/StatisticsGen/statistics/7",
+        ),
         training=TrainingConfig(batch_size=256, model=ModelConfig(lstm_units=64)),
     )
     beam_args = kfp_runner.dataflow_args(
@@ -76,6 +94,29 @@ def test_it_is_a_valid_kfp_v2_pipeline_spec_with_every_component(compiled):
     assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
     for name in ALL:
         assert parsed.deployment_spec["executors"][f"{name}_executor"]["container"]["image"] == IMAGE
+
+
+def test_the_data_validation_is_compiled_and_gates_the_training(compiled):
+    spec, settings = compiled
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    schema = _parameters(spec, "ImportSchemaGen")
+    # The image's copy of the built-in schema (kubeflow/Dockerfile copies components/ to /pipeline).
+    assert schema["schema_file"]["stringValue"] == kfp_runner.IMAGE_SCHEMAS_DIR + "/quickdraw.pbtxt"
+    _, fingerprint = schema_lib.read(built_in_path("quickdraw"))
+    assert schema["schema_fingerprint"]["stringValue"] == fingerprint
+    gate = _parameters(spec, "DataGate")
+    assert float(gate["skew_threshold"]["doubleValue"]) == settings.validation.skew_threshold
+    assert float(gate["drift_threshold"]["doubleValue"]) == settings.validation.drift_threshold
+    assert int(gate["proceed_on_anomalies"]["intValue"]) == 0
+    assert set(tasks["DataGate"]["dependentTasks"]) >= {
+        "ExampleValidator",
+        "ImportSchemaGen",
+        "StatisticsGen",
+    }
+    assert gate["previous_statistics"]["stringValue"] == "gs://bucket/root/StatisticsGen/statistics/7"
+    for name in GATED:
+        condition = tasks[name]["triggerPolicy"]["condition"]
+        assert "_DataGate.verdict" in condition and "['passed'] == 1" in condition, name
 
 
 def test_dataflow_options_reach_every_beam_component(compiled):

@@ -60,6 +60,7 @@ def test_the_conversion_library_never_loads_tensorflow():
     [
         "components.conversion.config",
         "components.training.config",
+        "components.data_validation.config",
         "pipeline.configs",
         "pipeline.serve.config",
         "pipeline.cli",

@@ -23,7 +23,9 @@ def test_the_pipeline_has_every_component_wired(tmp_path):
     assert set(nodes) == {
         "QuickDrawExampleGen",
         "StatisticsGen",
-        "SchemaGen",
+        "ImportSchemaGen",
+        "ExampleValidator",
+        "DataGate",
         "Transform",
         "Trainer",
         "latest_blessed_model_resolver",
@@ -91,3 +93,27 @@ def test_the_trainer_gets_a_checkpoint_root_and_a_base_model_only_with_warm_star
     warm = PipelineSettings(training=TrainingConfig(warm_start=True))
     trainer = _components(P.create_pipeline("t", root, "in", "out", warm))["Trainer"]
     assert trainer.inputs["base_model"].producer_component_id == "latest_blessed_model_resolver"
+
+
+def test_the_schema_choice_reaches_import_schema_gen_with_its_fingerprint(tmp_path):
+    from components.data_validation import schema as schema_lib
+    from components.data_validation.config import ValidationConfig, built_in_path
+
+    def schema_node(schema: str):
+        settings = PipelineSettings(validation=ValidationConfig(schema=schema))
+        nodes = _components(P.create_pipeline("t", str(tmp_path / "root"), "in", "out", settings))
+        return nodes["ImportSchemaGen"].exec_properties, nodes["DataGate"].exec_properties
+
+    params, gate = schema_node("demo")
+    assert params["schema_file"] == built_in_path("demo") and params["schema_fingerprint"]
+    assert gate["code_fingerprint"] == fingerprints.stage_fingerprints()["DataGate"]
+    own = tmp_path / "mine.pbtxt"
+    own.write_text(open(built_in_path("demo")).read())
+    first = schema_node(str(own))[0]["schema_fingerprint"]
+    own.write_text(open(built_in_path("quickdraw")).read())
+    assert schema_node(str(own))[0]["schema_fingerprint"] != first, (
+        "an edited schema must re-run ImportSchemaGen"
+    )
+    assert schema_node("gs://bucket/schema.pbtxt")[0]["schema_fingerprint"] is None  # not read offline
+    with pytest.raises(schema_lib.SchemaError, match="cannot read the schema"):
+        schema_node(str(tmp_path / "absent.pbtxt"))

@@ -73,7 +73,14 @@ def test_an_unchanged_rerun_reuses_the_cache_and_pushes_no_new_version(demo):
     before = versions(demo["serving"])
     result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], SETTINGS)
     cached = {name for name, node in result.nodes.items() if node.cached}
-    assert cached >= {"QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"}
+    assert cached >= {
+        "QuickDrawExampleGen",
+        "StatisticsGen",
+        "ImportSchemaGen",
+        "DataGate",
+        "Transform",
+        "Trainer",
+    }
     assert result.blessed  # against itself as the baseline: no drop
     assert versions(demo["serving"]) == before
 
@@ -90,7 +97,14 @@ def test_after_an_edit_of_the_pusher_only_the_pusher_runs_again(demo, tmp_path):
         demo["corpus"], demo["root"], demo["serving"], SETTINGS, code_fingerprints=edited
     )
     cached = {name for name, node in result.nodes.items() if node.cached}
-    assert cached >= {"QuickDrawExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"}
+    assert cached >= {
+        "QuickDrawExampleGen",
+        "StatisticsGen",
+        "ImportSchemaGen",
+        "DataGate",
+        "Transform",
+        "Trainer",
+    }
     assert "Pusher" not in cached and result.blessed
     assert versions(demo["serving"]) == before  # the same model: recorded, not copied again
 

@@ -6,7 +6,9 @@ threshold and, when a baseline existed, candidate vs baseline; overall metrics;
 per-class accuracy worst first (table + bar chart); slices by country and by
 ``recognized``; the most confused class pairs (TFMA's multi-class confusion
 matrix over the whole eval split); a grid of misclassified eval drawings drawn as
-SVG from their ink; the run's provenance.
+SVG from their ink; the data it trained on (``data``: counts, ink lengths, countries,
+anomalies); the run's provenance. A run the data validation stopped gets the data
+section and the provenance only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import numpy as np
 from components import features as F
 from components.training import evaluation
 from pipeline.configs import PIPELINE_NAME
+from pipeline.fingerprints import DATA_GATE
 from pipeline.outcome import METRIC_LABELS, Outcome, outcome
+from pipeline.report import data
 
 MAX_MISCLASSIFIED = 36  # drawings shown in the grid
 SCAN_LIMIT = 20_000  # eval drawings scanned for that grid (the metrics cover the whole split)
@@ -64,9 +68,15 @@ class Report:
     misclassified: list[Misclassified]
     scanned: int
     provenance: dict[str, Any]
+    data: data.DataSection | None = None
 
     def text_summary(self) -> str:
+        if not self.outcome.trained:
+            return self.outcome.summary()
         lines = [self.outcome.summary().splitlines()[0], self.outcome.summary().splitlines()[1]]
+        verdict = self.data.verdict if self.data else None
+        if verdict and verdict.proceeded:
+            lines.append(f"Data anomalies: {len(verdict.lines)}, trained anyway (--proceed-on-anomalies)")
         for t in self.thresholds:
             state = "not applied" if t.passed is None else ("passed" if t.passed else "FAILED")
             lines.append(f"  {t.description}: {state}")
@@ -190,6 +200,23 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
 
     result_outcome = outcome(pipeline_root, pipeline_name, run_id)
     nodes = result_outcome.nodes
+    data_section = data.collect(nodes, DATA_GATE)
+    examples = nodes["QuickDrawExampleGen"]
+    corpus = {
+        k: examples.custom("examples", k)
+        for k in ("lines_read", "written", "rejected", "filtered", "over_cap")
+    }
+    if not result_outcome.trained:
+        provenance = {
+            "pipeline": pipeline_name,
+            "pipeline root": pipeline_root,
+            "run id": result_outcome.run_id,
+            "examples": examples.uri("examples"),
+            "statistics": data_section.statistics_uri if data_section else "not computed",
+            "corpus": corpus,
+            "classes": examples.custom("examples", "classes"),
+        }
+        return Report(result_outcome, [], False, {}, [], [], [], [], [], 0, provenance, data_section)
     result = tfma.load_eval_result(result_outcome.evaluation_uri)
     overall = (result.get_metrics_for_slice() or {}) if result else {}
     has_baseline = any(k.endswith("_diff") for k in overall)
@@ -206,7 +233,6 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
     per_class = sorted(_slices(result, F.WORD), key=lambda r: (r.accuracy, -r.count, r.name))
     by_country = sorted(_slices(result, F.COUNTRYCODE), key=lambda r: (-r.count, r.name))
     by_recognized = sorted(_slices(result, F.RECOGNIZED), key=lambda r: r.name)
-    examples = nodes["QuickDrawExampleGen"]
     misclassified, scanned = _misclassified(examples.uri("examples"), model, MAX_MISCLASSIFIED)
     trainer = nodes["Trainer"].execution.custom_properties
     provenance = {
@@ -219,10 +245,7 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
         "pushed to": result_outcome.pushed_to or "not pushed",
         "training steps": _json_field(trainer, "train_args").get("num_steps"),
         "training settings": _json_field(trainer, "custom_config"),
-        "corpus": {
-            k: examples.custom("examples", k)
-            for k in ("lines_read", "written", "rejected", "filtered", "over_cap")
-        },
+        "corpus": corpus,
         "classes": examples.custom("examples", "classes"),
     }
     return Report(
@@ -237,6 +260,7 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
         misclassified,
         scanned,
         provenance,
+        data_section,
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from components.training import evaluation
 from pipeline.outcome import METRIC_LABELS
 from pipeline.report.collect import Report, SliceRow
+from pipeline.report.data import DataSection
 
 
 def ink_svg(ink: np.ndarray, size: int = 96) -> str:
@@ -108,8 +109,93 @@ def _bars(rows: list[SliceRow], width: int = 640) -> str:
     return "".join(parts)
 
 
+def _data(section: DataSection | None) -> str:
+    """The data section: anomalies first (what decides whether the run trained), then the counts."""
+    if section is None:
+        return '<p class="muted">No statistics recorded for this run.</p>'
+    parts = []
+    verdict = section.verdict
+    if verdict is None:
+        parts.append('<p class="muted">This run predates the data validation: no anomalies were checked.</p>')
+    else:
+        if verdict.lines:
+            state = (
+                "Trained anyway (--proceed-on-anomalies)"
+                if verdict.proceeded
+                else "The run stopped here: nothing was trained"
+            )
+            items = "".join(f"<li>{_e(line)}</li>" for line in verdict.lines)
+            parts.append(
+                f'<div class="verdict bad">{len(verdict.lines)} data anomalies. {_e(state)}.</div><ul>{items}</ul>'
+            )
+        else:
+            parts.append("<p>Anomalies found: <b>none</b>.</p>")
+        notes = "".join(f"<li>{_e(note)}</li>" for note in verdict.notes)
+        parts.append(
+            f'<ul class="muted">{notes}</ul><p class="muted">Anomalies artifact: {_e(verdict.uri)}; '
+            f"ExampleValidator's: {_e(verdict.validator_uri)}</p>"
+        )
+    lengths = _table(
+        ["split", "drawings", "mean", "min", "p10", "median", "p90", "max"],
+        [
+            [
+                s.split,
+                f"{s.drawings:,}",
+                f"{s.mean:.1f}",
+                *(f"{s.at(q):.0f}" for q in (0, 0.1, 0.5, 0.9, 1.0)),
+            ]
+            for s in section.lengths
+        ],
+        {1, 2, 3, 4, 5, 6, 7},
+    )
+    classes = _table(
+        ["class", "train", "eval"],
+        [[name, c["train"], c["eval"]] for name, c in section.counts_by_class.items()],
+        {1, 2},
+    )
+    countries = _table(
+        ["country", "train", "eval"],
+        [[name or "(none)", c["train"], c["eval"]] for name, c in section.counts_by_country.items()],
+        {1, 2},
+    )
+    train = [c["train"] for c in section.counts_by_class.values()]
+    spread = f", {min(train):,}–{max(train):,} train drawings per class" if train else ""
+    parts.append(
+        f"<h3>Points per drawing</h3>{lengths}"
+        f"<details><summary>Drawings per class and split ({len(section.counts_by_class)} classes{spread})"
+        f"</summary>{classes}</details>"
+        f"<details><summary>Countries ({len(section.counts_by_country)})</summary>{countries}</details>"
+    )
+    return "".join(parts)
+
+
+def _stopped(report: Report) -> str:
+    """The page of a run the data validation stopped: the verdict, the data, the provenance."""
+    o = report.outcome
+    provenance = _table(
+        ["", ""],
+        [
+            [k, json.dumps(v, sort_keys=True) if isinstance(v, dict) else v]
+            for k, v in report.provenance.items()
+        ],
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Quick, Draw! run — {_e(o.run_id)}</title><style>{_CSS}</style></head>
+<body>
+<h1>Quick, Draw! pipeline run</h1>
+<p class="muted">Pipeline run {_e(o.run_id)}</p>
+<div class="verdict bad">Not trained: the data validation stopped the run before Transform; nothing pushed.</div>
+<h2>Data</h2>{_data(report.data)}
+<h2>Provenance</h2>{provenance}
+</body></html>
+"""
+
+
 def render(report: Report) -> str:
     o = report.outcome
+    if not o.trained:
+        return _stopped(report)
     verdict = (
         f'<div class="verdict ok">Blessed{" and pushed to " + _e(o.pushed_to) if o.pushed_to else ""}</div>'
         if o.blessed
@@ -213,6 +299,7 @@ def render(report: Report) -> str:
 <h2>By country</h2>{country}
 <h2>By <code>recognized</code></h2>{recognized}
 <h2>Most confused class pairs</h2>{confused}
+<h2>Data</h2>{_data(report.data)}
 <h2>Misclassified eval drawings</h2>
 <p class="muted">The first {len(report.misclassified)} mistakes among {report.scanned:,} eval drawings scanned in shard order: true class, predicted class (score), key_id.</p>
 <div class="grid">{grid}</div>
