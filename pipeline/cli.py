@@ -377,6 +377,13 @@ def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int
     return 0
 
 
+def _add_run_choice(p: argparse.ArgumentParser, default: str) -> None:
+    """Which recorded run a command reads: its pipeline root, name and run id."""
+    p.add_argument("--pipeline-root", required=True)
+    p.add_argument("--run", dest="run_id", help=f"pipeline run id (default: {default})")
+    p.add_argument("--pipeline-name", default=PIPELINE_NAME)
+
+
 def _add_schema(subparsers) -> None:
     p = subparsers.add_parser("schema", help="data validation schemas: infer a starting one from a run")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -389,9 +396,7 @@ def _add_schema(subparsers) -> None:
             "the TRAINING/SERVING environments. Review it, then pass it to `quickdraw run --schema FILE`."
         ),
     )
-    i.add_argument("--pipeline-root", required=True)
-    i.add_argument("--run", dest="run_id", help="pipeline run id (default: the latest with statistics)")
-    i.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    _add_run_choice(i, "the latest with statistics")
     i.add_argument("--output", required=True, help="the schema.pbtxt to write")
     i.set_defaults(run=_run_schema_infer)
 
@@ -419,9 +424,7 @@ def _add_report(subparsers) -> None:
         help="a self-contained HTML page of a run's TFMA evaluation (opens in any browser)",
         description="Build one HTML file (inline CSS/SVG, nothing fetched) from the Evaluator's artifacts and MLMD.",
     )
-    p.add_argument("--pipeline-root", required=True)
-    p.add_argument("--run", dest="run_id", help="pipeline run id (default: the latest run with an Evaluator)")
-    p.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    _add_run_choice(p, "the latest run")
     p.add_argument("--output", required=True, help="the .html file to write")
     p.set_defaults(run=_run_report)
 
