@@ -42,6 +42,7 @@ class Inferred:
 
 def infer(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -> Inferred:
     import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import statistics_pb2
 
     from pipeline.pipeline import METADATA_FILE
     from pipeline.tools.schemas import ISO_COUNTRIES, UNKNOWN_COUNTRY
@@ -53,7 +54,7 @@ def infer(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -> 
     uri = nodes[STATISTICS_GEN].uri("statistics")
     per_split = {split: split_statistics(uri, split) for split in SPLITS}
     schema = tfdv.infer_schema(
-        tfdv.load_stats_binary(os.path.join(uri, "Split-train", "FeatureStats.pb")), infer_feature_shape=True
+        statistics_pb2.DatasetFeatureStatisticsList(datasets=[per_split["train"]]), infer_feature_shape=True
     )
     classes = sorted({w for stats in per_split.values() for w in value_counts(stats, "word")})
     seen = {c for stats in per_split.values() for c in value_counts(stats, "countrycode")}

@@ -127,6 +127,19 @@ BAD_LINES = {
 
 
 # --------------------------------------------------------------------------- the demo pipeline
+# Every component of the pipeline by node id, resolvers aside (the definition and the compile tests check them).
+PIPELINE_COMPONENTS = (
+    "QuickDrawExampleGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "DataGate",
+    "Transform",
+    "Trainer",
+    "Evaluator",
+    "Pusher",
+)
+
 # One small pipeline root on 6 demo classes, built once per test session (the `demo` fixture).
 # The model is shrunk (one 16-unit BiLSTM, 80 steps) so that a run takes about a minute.
 

@@ -23,24 +23,14 @@ from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, Traini
 from pipeline import fingerprints
 from pipeline import kubeflow_v2 as kfp_runner
 from pipeline.configs import PipelineSettings
-from tests.support import REPO
+from tests.support import PIPELINE_COMPONENTS, REPO
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
 
 IMAGE = "europe-docker.pkg.dev/my-project/ml/quickdraw-pipeline:0.1.0"
 DATAFLOW = dict(project="my-project", region="europe-west4", temp_location="gs://bucket/tmp")
 BEAM_COMPONENTS = ("QuickDrawExampleGen", "StatisticsGen", "Transform", "Evaluator")
-ALL = (
-    "QuickDrawExampleGen",
-    "StatisticsGen",
-    "ImportSchemaGen",
-    "ExampleValidator",
-    "DataGate",
-    "Transform",
-    "Trainer",
-    "Evaluator",
-    "Pusher",
-)
+ALL = PIPELINE_COMPONENTS
 GATED = ("Transform", "Trainer", "Evaluator", "Pusher")  # run only when the DataGate passed the data
 
 

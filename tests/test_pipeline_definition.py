@@ -11,6 +11,7 @@ from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, Traini
 from pipeline import fingerprints
 from pipeline import pipeline as P
 from pipeline.configs import PipelineSettings
+from tests.support import PIPELINE_COMPONENTS
 
 
 def _components(p) -> dict:
@@ -20,18 +21,7 @@ def _components(p) -> dict:
 def test_the_pipeline_has_every_component_wired(tmp_path):
     p = P.create_pipeline("t", str(tmp_path / "root"), str(tmp_path / "in"), str(tmp_path / "serving"))
     nodes = _components(p)
-    assert set(nodes) == {
-        "QuickDrawExampleGen",
-        "StatisticsGen",
-        "ImportSchemaGen",
-        "ExampleValidator",
-        "DataGate",
-        "Transform",
-        "Trainer",
-        "latest_blessed_model_resolver",
-        "Evaluator",
-        "Pusher",
-    }
+    assert set(nodes) == {*PIPELINE_COMPONENTS, "latest_blessed_model_resolver"}
     assert nodes["Trainer"].exec_properties["run_fn"] == P.RUN_FN
     assert nodes["Transform"].exec_properties["preprocessing_fn"] == P.PREPROCESSING_FN
     # The Pusher is gated on the Evaluator's blessing, the Evaluator compares with the resolver's baseline.

@@ -57,13 +57,26 @@ def listed(anomalies: anomalies_pb2.Anomalies, where: str) -> list[Anomaly]:
     return found
 
 
+def feature_statistics(
+    stats: statistics_pb2.DatasetFeatureStatistics, name: str
+) -> statistics_pb2.FeatureNameStatistics | None:
+    """A top-level feature's statistics (by path, or by the older ``name`` field), or None."""
+    for feature in stats.features:
+        if (feature.path.step and feature.path.step[0] == name) or feature.name == name:
+            return feature
+    return None
+
+
 def with_lengths_in_points(
     found: list[Anomaly], stats: statistics_pb2.DatasetFeatureStatistics, schema: schema_pb2.Schema
 ) -> list[Anomaly]:
     """TFDV says an ``ink`` has "more values than expected"; say it in points, with the longest drawing."""
-    ink = next((f for f in stats.features if f.path.step and f.path.step[0] == F.INK), None)
-    bound = next((f.value_count for f in schema.feature if f.name == F.INK), None)
-    if ink is None or bound is None:
+    ink = feature_statistics(stats, F.INK)
+    try:
+        bound = schema_lib.feature(schema, F.INK).value_count
+    except schema_lib.SchemaError:
+        return found
+    if ink is None:
         return found
     common = ink.num_stats.common_stats
     shown = []

@@ -90,14 +90,13 @@ class Executor(base_executor.BaseExecutor):
         proceed = bool(exec_properties.get(PROCEED) or 0)
 
         found: list[checks.Anomaly] = []
+        per_split = {split: _statistics(statistics, split) for split in (TRAIN, EVAL)}
         for split in artifact_utils.decode_split_names(validator.split_names):
             listed = checks.listed(_read_anomalies(_split_file(validator.uri, split)), split)
-            found += checks.with_lengths_in_points(listed, _statistics(statistics, split), schema)
+            found += checks.with_lengths_in_points(listed, per_split[split], schema)
 
-        train = _statistics(statistics, TRAIN)
-        skew = checks.compare(
-            "skew", train, _statistics(statistics, EVAL), schema, exec_properties[SKEW_THRESHOLD]
-        )
+        train = per_split[TRAIN]
+        skew = checks.compare("skew", train, per_split[EVAL], schema, exec_properties[SKEW_THRESHOLD])
         found += checks.listed(skew.anomalies, "eval vs train")
         notes = [skew.note]
         _write_anomalies(verdict.uri, EVAL, skew.anomalies)

@@ -12,6 +12,7 @@ import dataclasses
 import os
 
 from components import features as F
+from components.data_validation.checks import feature_statistics
 from pipeline.outcome import DataVerdict, NodeRun
 
 SPLITS = ("train", "eval")
@@ -46,15 +47,8 @@ def split_statistics(uri: str, split: str):
     return tfdv.load_stats_binary(os.path.join(uri, f"Split-{split}", "FeatureStats.pb")).datasets[0]
 
 
-def _feature(stats, name: str):
-    for feature in stats.features:
-        if (feature.path.step and feature.path.step[0] == name) or feature.name == name:
-            return feature
-    return None
-
-
 def value_counts(stats, name: str) -> dict[str, int]:
-    feature = _feature(stats, name)
+    feature = feature_statistics(stats, name)
     if feature is None:
         return {}
     ranked = feature.string_stats.rank_histogram.buckets
@@ -64,7 +58,7 @@ def value_counts(stats, name: str) -> dict[str, int]:
 
 
 def _lengths(stats, split: str) -> Lengths | None:
-    feature = _feature(stats, F.INK)
+    feature = feature_statistics(stats, F.INK)
     if feature is None:
         return None
     common = feature.num_stats.common_stats
