@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -342,6 +343,28 @@ def _add_kubeflow(subparsers) -> None:
     c.add_argument("--max-num-workers", type=_positive_int, help="Dataflow autoscaling limit")
     _add_pipeline_settings(c)
     c.set_defaults(run=_run_kubeflow_compile)
+    r = actions.add_parser(
+        "run-local",
+        help="run a compiled pipeline JSON on this machine, each task's own container command (before you submit)",
+        description=(
+            "Execute a pipeline JSON of `quickdraw kubeflow compile` (compiled with a local --pipeline-root and "
+            "--beam-runner DirectRunner) task by task in the DAG's order: each container task runs its own "
+            "command (TFX's Kubeflow v2 entrypoint with the executor input KFP's launcher would give it) as a "
+            "subprocess of this environment instead of a pod; resolvers, trigger conditions and caching as on "
+            "the backend. Stops at the first failing task with its exit code and the tail of its output."
+        ),
+    )
+    r.add_argument(
+        "spec", metavar="SPEC.json", help="the pipeline JSON written by `quickdraw kubeflow compile`"
+    )
+    r.add_argument(
+        "--workdir",
+        help="run-local's metadata store (resolvers, cache) and task logs (default: <pipeline root>/run-local)",
+    )
+    r.add_argument(
+        "--no-cache", action="store_true", help="run every task, even when an earlier run had its outputs"
+    )
+    r.set_defaults(run=_run_kubeflow_run_local)
 
 
 def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -373,6 +396,27 @@ def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int
     )
     print(
         f"wrote {args.output} (pipeline {args.pipeline_name!r}, image {args.image}, Beam on {args.beam_runner})"
+    )
+    return 0
+
+
+def _run_kubeflow_run_local(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline.kubeflow_local.runner import TaskFailed, run_local
+
+    if extra:
+        raise UserError(
+            f"unrecognized arguments: {' '.join(extra)} (Beam options belong to `kubeflow compile`)"
+        )
+    started = time.monotonic()
+    try:
+        result = run_local(args.spec, args.workdir, cache=not args.no_cache, verbose=args.verbose)
+    except TaskFailed as failed:  # the run failed, not the command line: exit 1, as a failed job
+        print(f"error: {failed}", file=sys.stderr)
+        return 1
+    if result.outcome is not None:
+        print(result.outcome.summary())
+    print(
+        f"Finished in {time.monotonic() - started:.0f} s; every task's log: {result.workdir}/logs/{result.run_id}/"
     )
     return 0
 

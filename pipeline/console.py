@@ -36,6 +36,7 @@ class _NoiseFilter(logging.Filter):
         "Tables initialized inside a tf.function",  # the transform layer's vocabulary table
         "SavedModel saved prior to TF 2.5",  # TFMA probing our SavedModel as a Keras model
         "is deprecated and will be removed",  # API deprecations inside TFX/TFMA/TF
+        "Fail to find plots for model name",  # TFMA loading a candidate-vs-baseline evaluation
     )
 
     def filter(self, record: logging.LogRecord) -> bool:

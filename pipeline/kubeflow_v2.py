@@ -24,9 +24,10 @@ from pipeline.configs import PIPELINE_NAME, PipelineSettings
 
 DATAFLOW = "DataflowRunner"
 REQUIRED_DATAFLOW = ("project", "region", "temp_location")
-# kubeflow/Dockerfile copies the repository's components/ to /pipeline/components: the built-in schemas'
-# folder in the image, which ImportSchemaGen reads there.
-IMAGE_SCHEMAS_DIR = "/pipeline/components/data_validation/schemas"
+# kubeflow/Dockerfile copies the repository to /pipeline (its WORKDIR): the built-in schemas' folder in the
+# image is under it, and ImportSchemaGen reads them there.
+IMAGE_PROJECT_DIR = "/pipeline"
+IMAGE_SCHEMAS_DIR = IMAGE_PROJECT_DIR + "/components/data_validation/schemas"
 
 
 class CompileError(UserError, ValueError):
@@ -69,6 +70,11 @@ def dataflow_args(
     return args
 
 
+def _absolute(path: str) -> str:
+    """A local path as the tasks will see it wherever they start (``quickdraw kubeflow run-local``)."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def compile_pipeline(
     output: str,
     pipeline_root: str,
@@ -82,18 +88,24 @@ def compile_pipeline(
     """Writes the pipeline JSON to ``output`` and returns it as a dict."""
     from tfx import v1 as tfx
 
+    from pipeline.fingerprints import input_fingerprint
+    from pipeline.local_run import default_beam_args
     from pipeline.pipeline import create_pipeline
 
     if not image:
         raise CompileError("--image is required: every component runs in it")
     name = pipeline_name or PIPELINE_NAME
+    input_pattern = _absolute(input_pattern)
     pipeline = create_pipeline(
         name,
-        pipeline_root,
+        _absolute(pipeline_root),
         input_pattern,
-        serving_dir,
+        _absolute(serving_dir),
         settings,
-        beam_pipeline_args=list(beam_args),
+        beam_pipeline_args=default_beam_args(beam_args),
+        # A local corpus is fingerprinted now, so a changed corpus is not a cache hit (run-local); a gs://
+        # one is not read offline, and the backend caches its ExampleGen on the parameters (README).
+        input_fingerprint=None if "://" in input_pattern else input_fingerprint(input_pattern),
         schemas_dir=IMAGE_SCHEMAS_DIR,
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

@@ -31,10 +31,13 @@ class PipelineRootBusy(UserError):
 
 
 @contextlib.contextmanager
-def exclusive(pipeline_root: str) -> Iterator[None]:
-    """Hold the pipeline root's lock (released by the OS if the process dies)."""
-    os.makedirs(pipeline_root, exist_ok=True)
-    path = os.path.join(pipeline_root, LOCK_FILE)
+def exclusive(
+    directory: str, command: str = "quickdraw run", flag: str = "--pipeline-root"
+) -> Iterator[None]:
+    """Hold the directory's lock (released by the OS if the process dies); ``command`` and ``flag``
+    name, in the message to a second process, who holds it and what to change."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, LOCK_FILE)
     with open(path, "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -44,8 +47,8 @@ def exclusive(pipeline_root: str) -> Iterator[None]:
             lock.seek(0)
             holder = lock.read().strip() or "unknown"
             raise PipelineRootBusy(
-                f"another `quickdraw run` (pid {holder}) is using the pipeline root {pipeline_root}; "
-                "wait for it to finish or use another --pipeline-root"
+                f"another `{command}` (pid {holder}) is using {directory}; "
+                f"wait for it to finish or use another {flag}"
             ) from None
         lock.seek(0)
         lock.truncate()

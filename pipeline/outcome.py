@@ -70,7 +70,11 @@ class DataVerdict:
 
     @classmethod
     def of(cls, node: NodeRun) -> DataVerdict:
-        uri = node.uri(data_gate.VERDICT_KEY)
+        return cls.at(node.uri(data_gate.VERDICT_KEY))
+
+    @classmethod
+    def at(cls, uri: str) -> DataVerdict:
+        """The verdict in a DataGate ``verdict`` artifact's directory."""
         record = data_gate.read_verdict(uri)
         return cls(
             bool(record["passed"]),
@@ -228,8 +232,6 @@ def _threshold_reason(failure, labels: dict[str, str]) -> str:
 
 def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -> Outcome:
     """A run's outcome (default: the latest run), from the MLMD database under ``pipeline_root``."""
-    import tensorflow_model_analysis as tfma
-
     from pipeline.pipeline import METADATA_FILE
 
     metadata_path = os.path.join(pipeline_root, METADATA_FILE)
@@ -245,18 +247,26 @@ def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -
     if evaluator is None:
         raise RunNotFound(f"run {run_id} has no finished Evaluator")
     evaluation_uri = evaluator.uri("evaluation")
+    blessed, reasons, metrics = evaluation_of(evaluation_uri)
+    pusher = nodes.get("Pusher")
+    pushed_to = None
+    if pusher is not None and pusher.custom("pushed_model", "pushed"):
+        pushed_to = pusher.custom("pushed_model", "pushed_destination")
+    data = DataVerdict.of(nodes[DATA_GATE]) if DATA_GATE in nodes else None
+    return Outcome(run_id, nodes, blessed, reasons, metrics, pushed_to, evaluation_uri, data)
+
+
+def evaluation_of(evaluation_uri: str) -> tuple[bool, list[str], dict[str, float]]:
+    """From an Evaluator's ``evaluation`` artifact: blessed, why not (one line per failed threshold),
+    and the overall slice's metrics."""
+    import tensorflow_model_analysis as tfma
+
     validation = tfma.load_validation_result(evaluation_uri)
     reasons = [
         _threshold_reason(f, METRIC_LABELS)
         for per_slice in validation.metric_validations_per_slice
         for f in per_slice.failures
     ]
-    result = tfma.load_eval_result(evaluation_uri)
-    overall = result.get_metrics_for_slice() or {}
+    overall = tfma.load_eval_result(evaluation_uri).get_metrics_for_slice() or {}
     metrics = {k: v["doubleValue"] for k, v in overall.items() if "doubleValue" in v}
-    pusher = nodes.get("Pusher")
-    pushed_to = None
-    if pusher is not None and pusher.custom("pushed_model", "pushed"):
-        pushed_to = pusher.custom("pushed_model", "pushed_destination")
-    data = DataVerdict.of(nodes[DATA_GATE]) if DATA_GATE in nodes else None
-    return Outcome(run_id, nodes, validation.validation_ok, reasons, metrics, pushed_to, evaluation_uri, data)
+    return validation.validation_ok, reasons, metrics

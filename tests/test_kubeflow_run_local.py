@@ -1,0 +1,132 @@
+"""`quickdraw kubeflow run-local`: the compiled pipeline JSON, every task through TFX's Kubeflow v2 entrypoint.
+
+One compile of the demo pipeline (small model, local root, in-process Beam), run task by task as
+subprocesses; then a compile at a 0.999 threshold, run against the same metadata store (the
+resolver finds the first run's blessed model; the unchanged tasks are cache hits); then a compile
+whose ExampleGen names an executor class that does not exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pipeline import kubeflow_v2
+from pipeline.kubeflow_local.runner import CACHED, RESOLVED, SUCCEEDED, run_local
+from tests.support import DEMO_CLASSES, IN_MEMORY, PIPELINE_COMPONENTS, REAL_DIR, SETTINGS, require
+
+pytestmark = pytest.mark.slow
+
+RESOLVERS = (
+    "latest_blessed_model_resolver-model-blessing-resolver",
+    "latest_blessed_model_resolver-model-resolver",
+)
+
+
+def compile_demo(base, name: str, accuracy_threshold: float) -> str:
+    spec = str(base / name)
+    # No TFLite conversion (~25 s): this is about the tasks' plumbing; the TFLite export has its own tests.
+    training = dataclasses.replace(SETTINGS.training, tflite="none")
+    settings = dataclasses.replace(SETTINGS, accuracy_threshold=accuracy_threshold, training=training)
+    kubeflow_v2.compile_pipeline(
+        spec, str(base / "root"), str(base / "ndjson"), str(base / "serving"), "local", settings, IN_MEMORY
+    )
+    return spec
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    from pipeline.tools import demo_data
+
+    base = tmp_path_factory.mktemp("run_local")
+    demo_data.write_corpus(str(base / "ndjson"), per_class=120, classes=DEMO_CLASSES, seed=0)
+    lines: list[str] = []
+    result = run_local(compile_demo(base, "pipeline.json", SETTINGS.accuracy_threshold), say=lines.append)
+    return base, result, lines
+
+
+def test_every_task_ran_and_a_blessed_model_was_pushed(first):
+    base, result, lines = first
+    assert {name: t.state for name, t in result.tasks.items()} == {
+        **{name: SUCCEEDED for name in PIPELINE_COMPONENTS},
+        **{name: RESOLVED for name in RESOLVERS},
+    }
+    nothing_blessed_yet = not any(any(result.tasks[name].outputs.values()) for name in RESOLVERS)
+    assert nothing_blessed_yet
+    assert result.outcome is not None and result.outcome.blessed, result.outcome
+    pushed = result.outcome.pushed_to
+    assert pushed and os.path.dirname(pushed) == str(base / "serving")
+    assert os.listdir(base / "serving") == [os.path.basename(pushed)] and os.path.basename(pushed).isdigit()
+    assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
+    # Each task started and ended on the terminal, and its full output is in its log.
+    for name in PIPELINE_COMPONENTS:
+        assert any(name in line and "running" in line for line in lines), name
+        assert os.path.exists(os.path.join(result.workdir, "logs", result.run_id, f"{name}.log"))
+    assert any("Training: step 80/80" in line for line in lines)  # the Trainer's progress came through
+
+
+def test_the_pushed_model_answers_predict_strokes_on_real_drawings(first):
+    import tensorflow as tf
+
+    from pipeline import predict
+
+    directory = require(REAL_DIR, "the real Quick, Draw! drawings")
+    _, result, _ = first
+    signature = tf.saved_model.load(result.outcome.pushed_to).signatures["predict_strokes"]
+    first_class = sorted(n for n in os.listdir(directory) if n.endswith(".ndjson"))[0]
+    with open(os.path.join(directory, first_class)) as f:
+        drawings = [json.loads(next(f))["drawing"] for _ in range(5)]
+    for strokes in drawings:
+        inputs = predict.strokes_inputs(strokes)
+        answer = signature(
+            x=tf.constant(inputs["x"]), y=tf.constant(inputs["y"]),
+            stroke_lengths=tf.constant(inputs["stroke_lengths"], tf.int32),
+        )  # fmt: skip
+        probabilities = answer["probabilities"].numpy()
+        # The demo classes, plus the output for "class not in training data".
+        assert probabilities.shape == (1, DEMO_CLASSES + 1) and np.isclose(probabilities.sum(), 1, atol=1e-4)
+        assert len(answer["top_k_labels"].numpy()[0]) >= 1
+
+
+def test_a_stricter_threshold_reruns_the_evaluation_only_and_pushes_nothing_saying_why(first):
+    base, before, _ = first
+    lines: list[str] = []
+    result = run_local(compile_demo(base, "strict.json", 0.999), say=lines.append)
+    states = {name: t.state for name, t in result.tasks.items()}
+    assert states["Evaluator"] == SUCCEEDED and states["Pusher"] == SUCCEEDED
+    assert all(states[n] == CACHED for n in PIPELINE_COMPONENTS if n not in ("Evaluator", "Pusher")), states
+    # The resolver found the first run's blessing and, by the name the blessing recorded, its model.
+    model = result.tasks[RESOLVERS[1]].outputs["model"][0]
+    assert model["name"] == before.tasks["Trainer"].outputs["model"][0]["name"]
+    outcome = result.outcome
+    assert not outcome.blessed and outcome.pushed_to is None
+    assert any("threshold 0.9990" in reason for reason in outcome.reasons), outcome.reasons
+    assert "Model not blessed: accuracy" in outcome.summary() and "not pushed" in outcome.summary()
+    assert len(os.listdir(base / "serving")) == 1  # still only the first run's version
+
+
+def test_a_wrong_executor_class_stops_the_run_at_that_task_with_its_exit_code_and_output(first):
+    base, _, _ = first
+    with open(compile_demo(base, "pipeline.json", SETTINGS.accuracy_threshold)) as f:
+        spec = json.load(f)
+    executor = spec["pipelineSpec"]["deploymentSpec"]["executors"]["QuickDrawExampleGen_executor"]
+    args = executor["container"]["args"]
+    args[args.index("--executor_class_path") + 1] = "components.example_gen.executor.NoSuchExecutor"
+    broken = base / "broken.json"
+    broken.write_text(json.dumps(spec))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "kubeflow", "run-local", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "task QuickDrawExampleGen failed with exit code 1" in done.stderr
+    assert "NoSuchExecutor" in done.stderr and "full log:" in done.stderr
+    assert "StatisticsGen" not in done.stdout  # nothing after the failing task ran
