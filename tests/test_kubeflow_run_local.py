@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from pipeline import kubeflow_v2
-from pipeline.kubeflow_local.runner import CACHED, RESOLVED, SUCCEEDED, run_local
+from pipeline.kubeflow_local.runner import CACHED, RESOLVED, SKIPPED, SUCCEEDED, run_local
 from tests.support import DEMO_CLASSES, IN_MEMORY, PIPELINE_COMPONENTS, REAL_DIR, SETTINGS, require
 
 pytestmark = pytest.mark.slow
@@ -29,11 +29,14 @@ RESOLVERS = (
 )
 
 
-def compile_demo(base, name: str, accuracy_threshold: float) -> str:
+def compile_demo(base, name: str, accuracy_threshold: float, schema: str = "demo") -> str:
     spec = str(base / name)
     # No TFLite conversion (~25 s): this is about the tasks' plumbing; the TFLite export has its own tests.
     training = dataclasses.replace(SETTINGS.training, tflite="none")
-    settings = dataclasses.replace(SETTINGS, accuracy_threshold=accuracy_threshold, training=training)
+    validation = dataclasses.replace(SETTINGS.validation, schema=schema)
+    settings = dataclasses.replace(
+        SETTINGS, accuracy_threshold=accuracy_threshold, training=training, validation=validation
+    )
     kubeflow_v2.compile_pipeline(
         spec, str(base / "root"), str(base / "ndjson"), str(base / "serving"), "local", settings, IN_MEMORY
     )
@@ -109,6 +112,23 @@ def test_a_stricter_threshold_reruns_the_evaluation_only_and_pushes_nothing_sayi
     assert any("threshold 0.9990" in reason for reason in outcome.reasons), outcome.reasons
     assert "Model not blessed: accuracy" in outcome.summary() and "not pushed" in outcome.summary()
     assert len(os.listdir(base / "serving")) == 1  # still only the first run's version
+
+
+def test_data_with_anomalies_skips_the_gated_tasks_and_says_why(first):
+    """The official 345-class schema does not know the demo's shapes: the DataGate's verdict (`passed` 0 in
+    its executor output's metadata) makes the trigger condition false, as on the backend."""
+    base, _, _ = first
+    result = run_local(
+        compile_demo(base, "official_schema.json", 0.4, schema="quickdraw"), say=lambda _: None
+    )
+    states = {name: t.state for name, t in result.tasks.items()}
+    assert states["DataGate"] == SUCCEEDED and states["QuickDrawExampleGen"] == CACHED
+    assert all(states[name] == SKIPPED for name in ("Transform", "Trainer", "Evaluator", "Pusher")), states
+    assert "is false" in result.tasks["Transform"].detail
+    outcome = result.outcome
+    assert not outcome.trained and not outcome.data.passed
+    assert any(line.startswith("word") for line in outcome.data.lines), outcome.data.lines
+    assert "not trained" in outcome.summary()
 
 
 def test_a_wrong_executor_class_stops_the_run_at_that_task_with_its_exit_code_and_output(first):

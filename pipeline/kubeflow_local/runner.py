@@ -13,6 +13,7 @@ push) is read from the artifacts, as ``quickdraw run`` reads its own.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from kfp.local import executor_input_utils, placeholder_utils
 from components.data_validation import executor as data_gate
 from components.errors import UserError
 from components.training.config import PROGRESS_PREFIX
-from pipeline.fingerprints import DATA_GATE, PUSHER
+from pipeline.fingerprints import DATA_GATE, EVALUATOR, PUSHER
 from pipeline.kubeflow_local import conditions, launcher
 from pipeline.kubeflow_local.metadata import Artifact, LocalMetadata
 from pipeline.kubeflow_local.spec import CompiledPipeline, Task, load
@@ -64,7 +65,7 @@ def run_local(
     spec_path: str,
     workdir: str | None = None,
     cache: bool = True,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = functools.partial(print, flush=True),
     verbose: bool = False,
 ) -> LocalRun:
     """Runs every task of the compiled pipeline; raises ``TaskFailed`` at the first that fails."""
@@ -198,7 +199,7 @@ def _outcome(run_id: str, done: dict[str, TaskRun]) -> Outcome | None:
     """The run's outcome from its artifacts: the data verdict, the blessing and why, the push."""
     gate = done.get(DATA_GATE)
     verdict = DataVerdict.at(gate.outputs[data_gate.VERDICT_KEY][0]["uri"]) if gate and gate.outputs else None
-    evaluator = done.get("Evaluator")
+    evaluator = done.get(EVALUATOR)
     if evaluator is None or not evaluator.outputs:
         if verdict is None:
             return None
