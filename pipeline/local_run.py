@@ -27,7 +27,7 @@ LOCK_FILE = ".quickdraw-run.lock"
 
 
 class PipelineRootBusy(UserError):
-    """Another `quickdraw run` holds the pipeline root."""
+    """Another process holds the directory: a `quickdraw run` its pipeline root, a `run-local` its workdir."""
 
 
 @contextlib.contextmanager
