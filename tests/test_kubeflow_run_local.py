@@ -2,8 +2,9 @@
 
 One compile of the demo pipeline (small model, local root, in-process Beam), run task by task as
 subprocesses; then a compile at a 0.999 threshold, run against the same metadata store (the
-resolver finds the first run's blessed model; the unchanged tasks are cache hits); then a compile
-whose ExampleGen names an executor class that does not exist.
+resolver finds the first run's blessed model; the unchanged tasks are cache hits); then one with the
+official 345-class schema (the DataGate stops the run); then one whose ExampleGen names an executor
+class that does not exist.
 """
 
 from __future__ import annotations
