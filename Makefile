@@ -31,7 +31,7 @@ help:
 	@echo "make test           set up, then lint and run every test (what CI runs)"
 	@echo "make test-fast      lint and the unit tests, without the slow ones (< 2 min, for the edit loop)"
 	@echo "make bench-convert  conversion throughput vs the seed on a >=2M-drawing corpus (see BENCHMARKS.md)"
-	@echo "make bench-train    training examples/s, length-bucketed vs padded batches, paired, + accuracy, CPU (~25 min)"
+	@echo "make bench-train    training examples/s, length-bucketed vs padded batches, paired, + accuracy, CPU (~45 min)"
 	@echo "make bench-train-pipeline  accuracy + training speed of the whole pipeline on the real drawings, CPU (~15 min)"
 	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
 	@echo "make bench-serve      quickdraw serve: requests/s, p50/p99 at 1, 8, 32 clients vs the SavedModel in-process"

@@ -29,7 +29,7 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
     settings = _settings(
         "--train-steps", "7", "--eval-steps", "5", "--accuracy-threshold", "0.3", "--max-accuracy-drop", "0.1",
         "--eval-fraction", "0.2", "--shards", "3", "--salt", "pepper", "--train-per-class", "3", "--eval-per-class", "2", "--recognized-only", "--max-points", "600", "--batch-size", "5",
-        "--shuffle-buffer", "0", "--seed", "4", "--top-k", "3", "--no-bucket-by-length", "--bucket-window", "8",
+        "--shuffle-buffer", "0", "--seed", "4", "--top-k", "3", "--no-bucket-by-length", "--bucket-window", "16",
         "--checkpoint-steps", "7", "--checkpoint-seconds", "9", "--warm-start", "--tflite", "int8", "--mixed-precision", "--conv-filters", "8,9", "--conv-kernels", "3,3",
         "--batch-norm", "--dropout", "0.5", "--lstm-units", "9", "--lstm-layers", "2", "--learning-rate", "0.01",
         "--clip-norm", "1.5", "--schema", "my.pbtxt", "--skew-threshold", "0.2", "--drift-threshold", "0.3",
@@ -45,7 +45,7 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         seed=4,
         top_k=3,
         bucket_by_length=False,
-        bucket_window=8,
+        bucket_window=16,
         checkpoint_steps=7,
         checkpoint_seconds=9.0,
         warm_start=True,

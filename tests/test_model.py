@@ -28,6 +28,14 @@ def test_the_tutorial_model_keeps_every_lstm_cudnn_eligible():
     assert M._lstm_layers(model)[0].units == 128
 
 
+def test_the_gradients_are_clipped_by_their_global_norm_as_in_the_tutorial():
+    """The seed's ``optimize_loss(clip_gradients=9.0)`` is ``clip_by_global_norm``, not per variable."""
+    optimizer = M.build_model(5, SMALL).optimizer
+    assert (optimizer.global_clipnorm, optimizer.clipnorm) == (9.0, None)
+    unclipped = M.build_model(5, dataclasses.replace(SMALL, clip_norm=0.0)).optimizer
+    assert (unclipped.global_clipnorm, unclipped.clipnorm) == (None, None)
+
+
 @pytest.mark.parametrize(
     "change, violation",
     [

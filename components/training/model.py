@@ -5,7 +5,9 @@ sizes 5, 5, 3; ``same`` padding; optional batch norm; dropout on the inputs of
 all but the first; outputs beyond each drawing's length zeroed, so scores do not
 depend on the batch's padding), then bidirectional LSTM layers (3 × 128 units), outputs
 beyond each drawing's length zeroed and summed over time, then dense logits.
-Adam with gradient clipping (learning rate 1e-4, clip norm 9.0).
+Adam, learning rate 1e-4, the gradients clipped to a *global* norm of 9.0, as the seed's
+``optimize_loss(clip_gradients=9.0)`` does (``clip_by_global_norm``); Keras's ``clipnorm`` would
+clip each variable's gradient on its own, which changes the direction of large steps.
 
 Keras 2 (``tf_keras``), explicitly: tensorflow-transform forces Keras 2
 (``TF_USE_LEGACY_KERAS=1``) in every process that imports it, the TFX Trainer
@@ -124,7 +126,9 @@ def _build(num_classes: int, config: ModelConfig, generic_kernel: bool) -> keras
     )
     model = keras.Model(inputs={F.INK: ink, F.LENGTH: length}, outputs=logits, name="quickdraw_rnn")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clip_norm),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=config.learning_rate, global_clipnorm=config.clip_norm or None
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[
             keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
