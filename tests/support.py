@@ -140,6 +140,8 @@ PIPELINE_COMPONENTS = (
     "Evaluator",
     "Pusher",
 )
+# The components that run only when the DataGate passed the data (its `tfx.dsl.Cond`; on Kubeflow their trigger).
+GATED_COMPONENTS = ("Transform", "Trainer", "Evaluator", "Pusher")
 
 # One small pipeline root on 6 demo classes, built once per test session (the `demo` fixture).
 # The model is shrunk (one 16-unit BiLSTM, 80 steps) so that a run takes about a minute.

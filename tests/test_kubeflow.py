@@ -23,7 +23,7 @@ from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, Traini
 from pipeline import fingerprints
 from pipeline import kubeflow_v2 as kfp_runner
 from pipeline.configs import PipelineSettings
-from tests.support import PIPELINE_COMPONENTS, REPO
+from tests.support import GATED_COMPONENTS, PIPELINE_COMPONENTS, REPO
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
 
@@ -31,7 +31,6 @@ IMAGE = "europe-docker.pkg.dev/my-project/ml/quickdraw-pipeline:0.1.0"
 DATAFLOW = dict(project="my-project", region="europe-west4", temp_location="gs://bucket/tmp")
 BEAM_COMPONENTS = ("QuickDrawExampleGen", "StatisticsGen", "Transform", "Evaluator")
 ALL = PIPELINE_COMPONENTS
-GATED = ("Transform", "Trainer", "Evaluator", "Pusher")  # run only when the DataGate passed the data
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +103,7 @@ def test_the_data_validation_is_compiled_and_gates_the_training(compiled):
         "StatisticsGen",
     }
     assert gate["previous_statistics"]["stringValue"] == "gs://bucket/root/StatisticsGen/statistics/7"
-    for name in GATED:
+    for name in GATED_COMPONENTS:
         condition = tasks[name]["triggerPolicy"]["condition"]
         assert "_DataGate.verdict" in condition and "['passed'] == 1" in condition, name
 
