@@ -18,24 +18,26 @@ PYTHON ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.1
 DEMO_DIR := build/demo
 # The demo trains a reduced model (2 × 64-unit BiLSTM, learning rate 1e-3, 300 steps) so that the whole
 # pipeline finishes in a few minutes on 2 CPU cores; `quickdraw run` defaults to the tutorial's model.
-# Padded batches: the procedural demo classes differ in length, so length-sorted batches hold ~5 of the 10
-# classes, and the 300-step demo scored 0.57 instead of 0.84 with them (BENCHMARKS.md, bucketing).
+# Padded batches: the procedural demo classes differ in length, so length-sorted batches hold few of the 10
+# classes each, and the short demo run learns less with them (BENCHMARKS.md, bucketing).
 DEMO_RUN_FLAGS := --train-steps 300 --eval-steps 20 --lstm-units 64 --lstm-layers 2 --learning-rate 0.001 \
 	--accuracy-threshold 0.7 --no-bucket-by-length --schema demo
 BENCH_DIR := build/bench
 
-.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu bench-serve bench-tflite clean
+.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu bench-serve bench-tflite bench-export bench-first-step clean
 
 help:
-	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model (~4 min)"
+	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model"
 	@echo "make test           set up, then lint and run every test (what CI runs)"
-	@echo "make test-fast      lint and the unit tests, without the slow ones (< 2 min, for the edit loop)"
+	@echo "make test-fast      lint and the unit tests, without the slow ones (the edit loop)"
 	@echo "make bench-convert  conversion throughput vs the seed on a >=2M-drawing corpus (see BENCHMARKS.md)"
-	@echo "make bench-train    training examples/s, length-bucketed vs padded batches, paired, + accuracy, CPU (~45 min)"
-	@echo "make bench-train-pipeline  accuracy + training speed of the whole pipeline on the real drawings, CPU (~15 min)"
+	@echo "make bench-train    training examples/s, length-bucketed vs padded batches, paired, + accuracy, CPU"
+	@echo "make bench-train-pipeline  accuracy + training speed of the whole pipeline on the real drawings, CPU"
 	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
 	@echo "make bench-serve      quickdraw serve: requests/s, p50/p99 at 1, 8, 32 clients vs the SavedModel in-process"
 	@echo "make bench-tflite     the TFLite variants: size, 1-core latency vs the SavedModel, parity on the real drawings"
+	@echo "make bench-export     the Trainer's export: SavedModel and TFLite from the Keras model vs a weights holder"
+	@echo "make bench-first-step a process's first fit with tf_keras left to itself by AutoGraph, and without"
 	@echo "make setup          only create .venv with the pinned dependencies"
 	@echo "make clean          remove build outputs (keeps .venv)"
 
@@ -77,15 +79,17 @@ browser:
 	       --no-install-recommends chromium >/dev/null 2>&1; } \
 	  || echo "warning: could not install chromium; the browser test will be skipped"; }
 
-# Two workers (pytest-xdist), a test file per worker at a time: most tests keep one core busy (subprocess
-# start-up, in-process Beam), so two workers take about two thirds of the time of one on a 2-core machine.
-# `--dist loadfile` keeps a module's fixtures (one pipeline run shared by its tests) in one worker.
+# Two workers (pytest-xdist): most tests keep one core busy (subprocess start-up, in-process Beam). Each group
+# runs on one worker: a test file is a group (its module fixtures are built once), and the files that use the
+# demo pipeline are one group, so it is built once; tests/conftest.py defines the groups (its scheduler, with
+# --dist loadscope) and hands them out longest first.
+PYTEST_XDIST := -n 2 --dist loadscope --no-loadscope-reorder
 test: lint browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 tests
+	$(BIN)/python -m pytest $(PYTEST_XDIST) --durations=25 tests
 
 # The edit loop: everything but the tests marked slow (pipelines, compiles, subprocesses, multi-process Beam).
 test-fast: lint
-	$(BIN)/python -m pytest -m "not slow" tests
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not slow" tests
 
 bench-convert: $(STAMP)
 	$(BIN)/python benchmarks/bench_convert.py --workdir $(BENCH_DIR)
@@ -100,6 +104,13 @@ bench-serve: $(STAMP)
 bench-tflite: $(STAMP)
 	@test -d $(DEMO_DIR)/serving || $(MAKE) demo
 	$(BIN)/python benchmarks/bench_tflite.py --model $(DEMO_DIR)/serving --json $(BENCH_DIR)/tflite.json
+
+bench-export: $(STAMP)
+	@test -d $(DEMO_DIR)/pipeline_root || $(MAKE) demo
+	$(BIN)/python benchmarks/bench_export.py --pipeline-root $(DEMO_DIR)/pipeline_root --json $(BENCH_DIR)/export.json
+
+bench-first-step: $(STAMP)
+	$(BIN)/python benchmarks/bench_first_step.py --json $(BENCH_DIR)/first-step.json
 
 bench-train-pipeline: $(STAMP)
 	$(BIN)/python benchmarks/bench_train_pipeline.py --workdir build/bench-train-pipeline --json $(BENCH_DIR)/train-cpu.json

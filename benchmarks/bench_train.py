@@ -33,13 +33,18 @@ from components.training.config import TrainingConfig  # noqa: E402  (light: no 
 def prepare(data: str, workdir: str) -> str:
     """A pipeline root whose Examples and transform graph the runs read (1 training step)."""
     from pipeline import local_run
-    from pipeline.configs import PipelineSettings
+    from pipeline.configs import PipelineConfig
 
     root = os.path.join(workdir, "root")
-    settings = PipelineSettings(
+    settings = PipelineConfig(
         train_steps=1, eval_steps=1, accuracy_threshold=0.0, training=TrainingConfig(batch_size=8)
     )
-    local_run.run(data, root, os.path.join(workdir, "serving"), settings)
+    local_run.run(
+        input_pattern=data,
+        pipeline_root=root,
+        serving_dir=os.path.join(workdir, "serving"),
+        settings=settings,
+    )
     return root
 
 
@@ -106,11 +111,10 @@ def main() -> int:
     from components.training import batching, trainer, transform
     from components.training import model as model_lib
     from components.training.config import ModelConfig
-    from pipeline.outcome import latest_run
-    from pipeline.pipeline import METADATA_FILE
+    from pipeline.runs import find_run
 
     root = args.pipeline_root or prepare(args.data, args.workdir)
-    _, nodes = latest_run(os.path.join(root, METADATA_FILE), "quickdraw", with_node="Trainer")
+    nodes = find_run(root, "quickdraw", with_node="Trainer").nodes
     examples = nodes["QuickDrawExampleGen"].uri("examples")
     train_files = [os.path.join(examples, "Split-train", "*")]
     eval_files = [os.path.join(examples, "Split-eval", "*")]

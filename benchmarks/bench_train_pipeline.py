@@ -56,13 +56,13 @@ def main() -> int:
 
     from components.training.config import ModelConfig, TrainingConfig
     from pipeline import local_run
-    from pipeline.configs import PipelineSettings
+    from pipeline.configs import PipelineConfig
 
     absl_logging.set_verbosity(absl_logging.INFO)
     progress = _Throughput()
     logging.getLogger("absl").addHandler(progress)
     shutil.rmtree(args.workdir, ignore_errors=True)
-    settings = PipelineSettings(
+    settings = PipelineConfig(
         train_steps=args.train_steps,
         eval_steps=20,
         accuracy_threshold=0.0,
@@ -72,7 +72,10 @@ def main() -> int:
     )
     started = time.monotonic()
     result, _ = local_run.run(
-        DATA, os.path.join(args.workdir, "root"), os.path.join(args.workdir, "serving"), settings
+        input_pattern=DATA,
+        pipeline_root=os.path.join(args.workdir, "root"),
+        serving_dir=os.path.join(args.workdir, "serving"),
+        settings=settings,
     )
     wall = time.monotonic() - started
     rate = re.search(r"([\d.]+) examples/s", progress.last)

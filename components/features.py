@@ -15,9 +15,6 @@ KEY_ID = "key_id"  # bytes: the drawing's id, as in the NDJSON (a decimal string
 COUNTRYCODE = "countrycode"  # bytes: two-letter country code ("" when absent)
 RECOGNIZED = "recognized"  # int64: 1 when the game recognised the drawing
 
-INT_FEATURES = (SHAPE, CLASS_INDEX, RECOGNIZED)
-BYTES_FEATURES = (WORD, KEY_ID, COUNTRYCODE)
-FLOAT_FEATURES = (INK,)
 ALL_FEATURES = (INK, SHAPE, CLASS_INDEX, WORD, KEY_ID, COUNTRYCODE, RECOGNIZED)
 
 # Transformed features (the Transform's outputs; the model's inputs and label)

@@ -1,7 +1,7 @@
 """Declaring a setting once: its default, its bounds and its help live on the dataclass field.
 
 The frozen config dataclasses (``ConversionConfig``, ``TrainingConfig``, ``ModelConfig``,
-the pipeline's ``PipelineSettings``) declare each field with ``setting(...)``. Everything
+the pipeline's ``PipelineConfig``) declare each field with ``setting(...)``. Everything
 else is derived from that one declaration: validation (``validate``), the ``quickdraw``
 flags (``pipeline.cli``), the ExampleGen's execution parameters, the Trainer's
 ``custom_config`` (``to_dict`` / ``from_dict``) and the manifest's ``config`` block.

@@ -29,7 +29,7 @@ from components.data_validation.config import ValidationConfig
 from components.errors import UserError
 from components.training.config import ModelConfig, TrainingConfig
 from pipeline import console
-from pipeline.configs import PIPELINE_NAME, PipelineSettings
+from pipeline.configs import PIPELINE_NAME, PipelineConfig
 
 BEAM_COMMANDS = ("convert", "run", "kubeflow")  # the sub-commands that pass unknown --flags on to Beam
 T = TypeVar("T")
@@ -211,19 +211,19 @@ def _add_run(subparsers) -> None:
 
 
 def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
-    """The flags `run` and `kubeflow compile` share: every declared setting of PipelineSettings."""
+    """The flags `run` and `kubeflow compile` share: every declared setting of PipelineConfig."""
     p.add_argument("--pipeline-name", default=PIPELINE_NAME)
-    add_config_flags(p, PipelineSettings, "pipeline")
+    add_config_flags(p, PipelineConfig, "pipeline")
     add_config_flags(p, ConversionConfig, "conversion (the ExampleGen, as `quickdraw convert`)")
     add_config_flags(p, ValidationConfig, "data validation (before Transform and training)")
     add_config_flags(p, TrainingConfig, "training (the Trainer)")
     add_config_flags(p, ModelConfig, "model (the tutorial's architecture by default)")
 
 
-def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
+def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
     model = config_from_args(ModelConfig, args)
     return config_from_args(
-        PipelineSettings,
+        PipelineConfig,
         args,
         conversion=config_from_args(ConversionConfig, args),
         validation=config_from_args(ValidationConfig, args),
@@ -234,12 +234,17 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
 def _run_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline import local_run
 
+    settings = pipeline_config_from_args(args)  # a bad setting is refused before anything is written
+    log = None
+    if "://" not in args.pipeline_root:  # everything the terminal leaves out, for this run
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        log = console.log_to(os.path.join(os.path.abspath(args.pipeline_root), "logs", f"run-{stamp}.log"))
     result, seconds = local_run.run(
-        args.input,
-        args.pipeline_root,
-        args.serving_dir,
-        settings_from_args(args),
-        beam_args,
+        input_pattern=args.input,
+        pipeline_root=args.pipeline_root,
+        serving_dir=args.serving_dir,
+        settings=settings,
+        beam_args=beam_args,
         pipeline_name=args.pipeline_name,
     )
     reused = sorted(name for name, node in result.nodes.items() if node.cached)
@@ -251,6 +256,8 @@ def _run_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
         f"Report: quickdraw report --pipeline-root {args.pipeline_root} --run {result.run_id} "
         "--output report.html  (the evaluation as one HTML page)"
     )
+    if log:
+        print(f"Log: {log}  (every component's own output)")
     return 0
 
 
@@ -290,7 +297,7 @@ def _run_predict(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _add_serve(subparsers) -> None:
-    from pipeline.serve.config import ServeSettings
+    from pipeline.serve.config import ServeConfig
 
     p = subparsers.add_parser(
         "serve",
@@ -303,15 +310,15 @@ def _add_serve(subparsers) -> None:
         ),
     )
     p.add_argument("--model", required=True, help="the serving directory (numeric version subdirectories)")
-    add_config_flags(p, ServeSettings, "server")
+    add_config_flags(p, ServeConfig, "server")
     p.set_defaults(run=_run_serve)
 
 
 def _run_serve(args: argparse.Namespace, extra: list[str]) -> int:
-    from pipeline.serve.config import ServeSettings
+    from pipeline.serve.config import ServeConfig
     from pipeline.serve.server import serve
 
-    return serve(args.model, config_from_args(ServeSettings, args))
+    return serve(args.model, config_from_args(ServeConfig, args))
 
 
 def _add_kubeflow(subparsers) -> None:
@@ -386,12 +393,12 @@ def _run_kubeflow_compile(args: argparse.Namespace, beam_args: list[str]) -> int
         )
     kfp_runner.compile_pipeline(
         args.output,
-        args.pipeline_root,
-        args.input,
-        args.serving_dir,
-        args.image,
-        settings_from_args(args),
-        beam_args,
+        input_pattern=args.input,
+        pipeline_root=args.pipeline_root,
+        serving_dir=args.serving_dir,
+        image=args.image,
+        settings=pipeline_config_from_args(args),
+        beam_args=beam_args,
         pipeline_name=args.pipeline_name,
     )
     print(
@@ -501,9 +508,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_verbose_to_every_command(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after the command too (``quickdraw run … -v``), where users type it, not only before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.add_argument(
+                    "-v",
+                    "--verbose",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="log at INFO level",
+                )
+                add_verbose_to_every_command(sub)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    add_verbose_to_every_command(parser)
     args, extra = parser.parse_known_args(argv)
+    if argv is None:
+        # TFX's Beam executors parse sys.argv with absl (`flags.FLAGS(sys.argv + beam_args, known_only=True)`),
+        # where `-v` is absl's --verbosity and takes the next word as its value: `quickdraw -v run` failed with
+        # "flag --verbosity=run". Our flags are parsed; Beam's reach the components as beam_pipeline_args.
+        sys.argv[1:] = []
     if extra and args.command not in BEAM_COMMANDS:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     stray = [a for a in extra if not a.startswith("-")]

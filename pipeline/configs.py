@@ -1,11 +1,11 @@
-"""Pipeline-level settings: ``PipelineSettings`` and the pipeline's name (light: no TFX import).
+"""Pipeline-level settings: ``PipelineConfig`` and the pipeline's name (light: no TFX import).
 
 The component settings are declared beside the code they steer
 (``components.conversion.config.ConversionConfig``,
 ``components.data_validation.config.ValidationConfig``,
-``components.training.config.TrainingConfig`` / ``ModelConfig``); ``PipelineSettings``
+``components.training.config.TrainingConfig`` / ``ModelConfig``); ``PipelineConfig``
 gathers them with the few values that belong to the pipeline itself. Settings flow
-one way: the CLI builds a ``PipelineSettings``, ``create_pipeline`` hands each
+one way: the CLI builds a ``PipelineConfig``, ``create_pipeline`` hands each
 component its part, and no component imports this module.
 """
 
@@ -23,7 +23,7 @@ PIPELINE_NAME = "quickdraw"
 
 
 @dataclasses.dataclass(frozen=True)
-class PipelineSettings:
+class PipelineConfig:
     """What a user tunes; the `quickdraw run` / `kubeflow compile` flags map onto these."""
 
     train_steps: int = setting(2_000, "training steps", at_least(1))

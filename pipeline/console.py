@@ -1,9 +1,11 @@
-"""What the ``quickdraw`` CLI shows on the terminal: progress lines, not library chatter.
+"""What the ``quickdraw`` CLI shows on the terminal: progress lines, outcomes and real warnings, not library chatter.
 
 A pipeline run logs through absl, TFX, Beam, TensorFlow and google-api-core, most of
-it noise to a user. ``configure(verbose)`` keeps the lines that say how a run
-progresses (components starting and finishing, cache hits, the Trainer's progress)
-and every warning that is not known to be harmless; ``--verbose`` shows everything.
+it noise to a user. ``configure(verbose)`` keeps on the terminal the lines that say how
+a run progresses (components starting and finishing, cache hits, the Trainer's
+progress) and every warning that is not known to be harmless; ``-v`` shows everything.
+``log_to(path)`` writes everything, at INFO, to a log file as well (``quickdraw run``:
+``<pipeline-root>/logs/``), so what the terminal leaves out is still there to read.
 """
 
 from __future__ import annotations
@@ -15,60 +17,85 @@ import warnings
 
 from components.training.config import PROGRESS_PREFIX
 
+FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
 
 class _ProgressFilter(logging.Filter):
-    """Of absl's INFO lines, only those that say how a run progresses."""
+    """Of the INFO lines, only those that say how a run progresses; every warning and error."""
 
     SHOWN = ("Component ", "A cached execution", PROGRESS_PREFIX)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return record.levelno >= logging.WARNING or (
-            message.startswith(self.SHOWN) and not message.startswith("Component launcher")
+            record.name == "absl"
+            and message.startswith(self.SHOWN)
+            and not message.startswith("Component launcher")
         )
 
 
 class _NoiseFilter(logging.Filter):
-    """Warnings that are known to be harmless here and only bury the output."""
+    """Warnings that are known to be harmless here and only bury the output (they stay in the log file)."""
 
     NOISE = (
         "ArtifactQuery.property_predicate is not supported",  # TFX resolver internals
         "Tables initialized inside a tf.function",  # the transform layer's vocabulary table
-        "SavedModel saved prior to TF 2.5",  # TFMA probing our SavedModel as a Keras model
+        "SavedModel saved prior to TF 2.5",  # TFMA probing a SavedModel as a Keras model
         "is deprecated and will be removed",  # API deprecations inside TFX/TFMA/TF
         "Fail to find plots for model name",  # TFMA loading a candidate-vs-baseline evaluation
+        "Not using the in-place Transform",  # tf.Transform: the vocabulary needs its analysis pass, by design
+        "is slow compared to the batch time",  # Keras: the progress and checkpoint callbacks on tiny steps
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not any(noise in record.getMessage() for noise in self.NOISE)
 
 
-def _show_progress_only() -> None:
+# Python warnings that libraries raise on import, in this process and in every Beam worker process (which
+# inherit the environment): a user can act on none of them.
+_QUIET_WARNINGS = (
+    # google-api-core: Python 3.10 is past its support window (TFX 1.16 needs 3.10).
+    ("You are using a non-supported Python version", FutureWarning),
+    # google-cloud-aiplatform, imported by TFX: the pinned google-cloud-storage is older than its next major.
+    ("Support for google-cloud-storage < 3.0.0", FutureWarning),
+)
+
+
+def configure(verbose: bool) -> None:
+    """Logging and warnings for a CLI process (and the Beam worker processes it starts)."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:  # configured again in one process (the CLI's tests): replace, not add
+        if getattr(handler, "quickdraw_console", False):
+            root.removeHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.quickdraw_console = True
+    console.setFormatter(logging.Formatter(FORMAT))
+    if not verbose:
+        console.addFilter(_ProgressFilter())
+        console.addFilter(_NoiseFilter())
+        # The local runner re-logs every worker warning as one long proto dump.
+        logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+    root.addHandler(console)
+    root.setLevel(logging.INFO)
     from absl import logging as absl_logging
 
     # Through absl's verbosity flag, not Logger.setLevel: absl re-applies the flag's value to
     # its logger whenever flags are parsed again, which happens during a pipeline run.
     absl_logging.set_verbosity(absl_logging.INFO)
-    logging.getLogger("absl").addFilter(_ProgressFilter())
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_NoiseFilter())
-
-
-def configure(verbose: bool) -> None:
-    """Logging and warnings for a CLI process (and the Beam worker processes it starts)."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    if not verbose:
-        # The local runner re-logs every worker warning as one long proto dump.
-        logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
-        _show_progress_only()
     # TensorFlow's C++ start-up chatter (CUDA plugins, CPU features) is noise to a CLI user.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose else "3")
-    # google-api-core warns on import that Python 3.10 is past its support window (TFX 1.16 needs
-    # 3.10), in this process and in every Beam worker process, which inherit the environment.
-    quiet = "ignore:You are using a non-supported Python version:FutureWarning"
-    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
-    warnings.filterwarnings("ignore", message=".*non-supported Python version", category=FutureWarning)
+    quiet = [f"ignore:{message}:{category.__name__}" for message, category in _QUIET_WARNINGS]
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), *quiet]))
+    for message, category in _QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=f".*{message}", category=category)
+    logging.captureWarnings(True)  # the other warnings: through logging, so the log file has them too
+
+
+def log_to(path: str) -> str:
+    """Everything logged from now on, at INFO and unfiltered, also goes to ``path``; returns it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setLevel(logging.INFO)
+    logging.getLogger().addHandler(handler)
+    return path

@@ -29,12 +29,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 
-EXAMPLE_GEN = "QuickDrawExampleGen"
-DATA_GATE = "DataGate"
-TRANSFORM = "Transform"
-TRAINER = "Trainer"
-EVALUATOR = "Evaluator"
-PUSHER = "Pusher"
+from pipeline.runs import DATA_GATE, EVALUATOR, EXAMPLE_GEN, PUSHER, TRAINER, TRANSFORM
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ import os
 from collections.abc import Sequence
 
 from components.errors import UserError
-from pipeline.configs import PIPELINE_NAME, PipelineSettings
+from pipeline.configs import PIPELINE_NAME, PipelineConfig
 
 DATAFLOW = "DataflowRunner"
 REQUIRED_DATAFLOW = ("project", "region", "temp_location")
@@ -77,11 +77,12 @@ def _absolute(path: str) -> str:
 
 def compile_pipeline(
     output: str,
-    pipeline_root: str,
+    *,
     input_pattern: str,
+    pipeline_root: str,
     serving_dir: str,
     image: str,
-    settings: PipelineSettings = PipelineSettings(),
+    settings: PipelineConfig = PipelineConfig(),
     beam_args: Sequence[str] = (),
     pipeline_name: str | None = None,
 ) -> dict:
@@ -97,11 +98,11 @@ def compile_pipeline(
     name = pipeline_name or PIPELINE_NAME
     input_pattern = _absolute(input_pattern)
     pipeline = create_pipeline(
-        name,
-        _absolute(pipeline_root),
-        input_pattern,
-        _absolute(serving_dir),
-        settings,
+        pipeline_name=name,
+        input_pattern=input_pattern,
+        pipeline_root=_absolute(pipeline_root),
+        serving_dir=_absolute(serving_dir),
+        settings=settings,
         beam_pipeline_args=default_beam_args(beam_args),
         # A local corpus is fingerprinted now, so a changed corpus is not a cache hit (run-local); a gs://
         # one is not read offline, and the backend caches its ExampleGen on the parameters (README).

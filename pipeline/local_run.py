@@ -20,7 +20,7 @@ from components.errors import UserError
 from pipeline.configs import PIPELINE_NAME
 
 if TYPE_CHECKING:  # TFX, TFMA and MLMD load in seconds: only when a run starts
-    from pipeline.configs import PipelineSettings
+    from pipeline.configs import PipelineConfig
     from pipeline.outcome import Outcome
 
 LOCK_FILE = ".quickdraw-run.lock"
@@ -71,10 +71,11 @@ def default_beam_args(beam_args: Sequence[str]) -> list[str]:
 
 
 def run(
+    *,
     input_pattern: str,
     pipeline_root: str,
     serving_dir: str,
-    settings: PipelineSettings | None = None,
+    settings: PipelineConfig | None = None,
     beam_args: Sequence[str] = (),
     pipeline_name: str = PIPELINE_NAME,
     code_fingerprints: Mapping[str, str] | None = None,
@@ -85,11 +86,12 @@ def run(
 
     from components.example_gen import QuickDrawExampleGen
     from pipeline import fingerprints
-    from pipeline.configs import PipelineSettings
-    from pipeline.outcome import outcome, statistics_of_other_examples
-    from pipeline.pipeline import METADATA_FILE, create_pipeline, local_metadata_config
+    from pipeline.configs import PipelineConfig
+    from pipeline.outcome import outcome
+    from pipeline.pipeline import create_pipeline, local_metadata_config
+    from pipeline.runs import statistics_of_other_examples
 
-    settings = settings or PipelineSettings()
+    settings = settings or PipelineConfig()
     if "://" not in pipeline_root:
         pipeline_root = os.path.abspath(pipeline_root)
     if "://" not in serving_dir:
@@ -104,15 +106,13 @@ def run(
         example_gen = QuickDrawExampleGen(
             input_pattern, settings.conversion, code[fingerprints.EXAMPLE_GEN], corpus_fingerprint
         )
-        baseline = statistics_of_other_examples(
-            os.path.join(pipeline_root, METADATA_FILE), pipeline_name, example_gen.exec_properties
-        )
+        baseline = statistics_of_other_examples(pipeline_root, pipeline_name, example_gen.exec_properties)
         pipeline = create_pipeline(
-            pipeline_name,
-            pipeline_root,
-            input_pattern,
-            serving_dir,
-            settings,
+            pipeline_name=pipeline_name,
+            input_pattern=input_pattern,
+            pipeline_root=pipeline_root,
+            serving_dir=serving_dir,
+            settings=settings,
             metadata_connection_config=local_metadata_config(pipeline_root),
             beam_pipeline_args=default_beam_args(beam_args),
             input_fingerprint=corpus_fingerprint,

@@ -32,21 +32,21 @@ from components.example_gen import QuickDrawExampleGen
 from components.pusher import VersionedPusher
 from components.training import evaluation
 from components.training.config import CHECKPOINT_ROOT_KEY, CODE_FINGERPRINT_KEY
-from pipeline import fingerprints
-from pipeline.configs import PipelineSettings
+from pipeline import fingerprints, runs
+from pipeline.configs import PipelineConfig
 
 PREPROCESSING_FN = "components.training.transform.preprocessing_fn"
 RUN_FN = "components.training.trainer.run_fn"
-METADATA_FILE = "metadata.sqlite"
 CHECKPOINTS_DIR = "checkpoints"  # under the pipeline root: where an interrupted Trainer's re-run resumes from
 
 
 def create_pipeline(
+    *,
     pipeline_name: str,
-    pipeline_root: str,
     input_pattern: str,
+    pipeline_root: str,
     serving_dir: str,
-    settings: PipelineSettings = PipelineSettings(),
+    settings: PipelineConfig = PipelineConfig(),
     metadata_connection_config: Any = None,
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
@@ -61,30 +61,30 @@ def create_pipeline(
     the installed code). ``schemas_dir``: where the built-in schemas lie for the components (this
     package's folder; the pipeline image's copy when compiling for Kubeflow). ``drift_baseline``: the
     statistics to check drift against when ``--drift-baseline`` is not set (``quickdraw run`` finds them
-    in MLMD: ``outcome.statistics_of_other_examples``)."""
+    in MLMD: ``runs.statistics_of_other_examples``)."""
     code = dict(code_fingerprints or fingerprints.stage_fingerprints())
     example_gen = QuickDrawExampleGen(
         input_pattern=input_pattern,
         config=settings.conversion,
-        code_fingerprint=code[fingerprints.EXAMPLE_GEN],
+        code_fingerprint=code[runs.EXAMPLE_GEN],
         input_fingerprint=input_fingerprint,
-    ).with_id(fingerprints.EXAMPLE_GEN)
+    ).with_id(runs.EXAMPLE_GEN)
     examples = example_gen.outputs["examples"]
-    statistics_gen = tfx.components.StatisticsGen(examples=examples)
+    statistics_gen = tfx.components.StatisticsGen(examples=examples).with_id(runs.STATISTICS_GEN)
     schema_file, schema_fingerprint = curated_schema(settings, schemas_dir)
-    schema_gen = ImportCuratedSchema(schema_file, schema_fingerprint).with_id("ImportSchemaGen")
+    schema_gen = ImportCuratedSchema(schema_file, schema_fingerprint).with_id(runs.SCHEMA_GEN)
     schema = schema_gen.outputs["schema"]
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema
-    )
+    ).with_id(runs.EXAMPLE_VALIDATOR)
     data_gate = DataGate(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema,
         anomalies=example_validator.outputs["anomalies"],
         config=settings.validation,
         previous_statistics=settings.validation.drift_baseline or drift_baseline,
-        code_fingerprint=code[fingerprints.DATA_GATE],
-    ).with_id(fingerprints.DATA_GATE)
+        code_fingerprint=code[runs.DATA_GATE],
+    ).with_id(runs.DATA_GATE)
     with tfx.dsl.Cond(data_gate.outputs["verdict"].future()[0].custom_property(PASSED) == 1):
         transform, trainer, baseline, evaluator, pusher = _training(
             settings, pipeline_root, serving_dir, code, examples, schema
@@ -111,7 +111,7 @@ def create_pipeline(
     )
 
 
-def _training(settings: PipelineSettings, pipeline_root: str, serving_dir: str, code, examples, schema):
+def _training(settings: PipelineConfig, pipeline_root: str, serving_dir: str, code, examples, schema):
     """Transform → Trainer → Evaluator (against the latest blessed model) → Pusher."""
     transform = tfx.components.Transform(
         examples=examples,
@@ -123,13 +123,13 @@ def _training(settings: PipelineSettings, pipeline_root: str, serving_dir: str, 
         materialize=False,
         # The data was described and validated before it (StatisticsGen, DataGate): a pass saved.
         disable_statistics=True,
-        custom_config={CODE_FINGERPRINT_KEY: code[fingerprints.TRANSFORM]},
-    )
+        custom_config={CODE_FINGERPRINT_KEY: code[runs.TRANSFORM]},
+    ).with_id(runs.TRANSFORM)
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    ).with_id(runs.BLESSED_MODEL_RESOLVER)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=examples,
@@ -140,29 +140,29 @@ def _training(settings: PipelineSettings, pipeline_root: str, serving_dir: str, 
         eval_args=tfx.proto.EvalArgs(num_steps=settings.eval_steps),
         custom_config={
             **settings.training.to_custom_config(),
-            CODE_FINGERPRINT_KEY: code[fingerprints.TRAINER],
+            CODE_FINGERPRINT_KEY: code[runs.TRAINER],
             CHECKPOINT_ROOT_KEY: checkpoint_root(pipeline_root),
         },
-    )
+    ).with_id(runs.TRAINER)
     evaluator = tfx.components.Evaluator(
         examples=examples,
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
         eval_config=evaluation.eval_config(settings.accuracy_threshold, settings.max_accuracy_drop),
         example_splits=["eval"],
-    )
+    ).with_id(runs.EVALUATOR)
     pusher = VersionedPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
         ),
-        custom_config={CODE_FINGERPRINT_KEY: code[fingerprints.PUSHER]},
-    ).with_id(fingerprints.PUSHER)
+        custom_config={CODE_FINGERPRINT_KEY: code[runs.PUSHER]},
+    ).with_id(runs.PUSHER)
     return transform, trainer, baseline, evaluator, pusher
 
 
-def curated_schema(settings: PipelineSettings, schemas_dir: str) -> tuple[str, str | None]:
+def curated_schema(settings: PipelineConfig, schemas_dir: str) -> tuple[str, str | None]:
     """The schema file ImportSchemaGen reads and the fingerprint of its bytes (the cache key).
 
     A built-in schema is fingerprinted from this package's copy (the image holds the same
@@ -187,6 +187,4 @@ def checkpoint_root(pipeline_root: str) -> str:
 
 def local_metadata_config(pipeline_root: str):
     """MLMD in SQLite under the pipeline root (what `quickdraw run` uses)."""
-    return tfx.orchestration.metadata.sqlite_metadata_connection_config(
-        os.path.join(pipeline_root, METADATA_FILE)
-    )
+    return tfx.orchestration.metadata.sqlite_metadata_connection_config(runs.metadata_path(pipeline_root))

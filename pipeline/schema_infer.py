@@ -16,11 +16,8 @@ import os
 
 from components.conversion.config import DEFAULT_MAX_POINTS
 from components.data_validation import schema as schema_lib
-from pipeline.outcome import RunNotFound, latest_run
+from pipeline import runs
 from pipeline.report.data import SPLITS, split_statistics, value_counts
-
-STATISTICS_GEN = "StatisticsGen"
-EXAMPLE_GEN = "QuickDrawExampleGen"
 
 
 @dataclasses.dataclass
@@ -44,14 +41,10 @@ def infer(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -> 
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    from pipeline.pipeline import METADATA_FILE
     from pipeline.tools.schemas import ISO_COUNTRIES, UNKNOWN_COUNTRY
 
-    metadata_path = os.path.join(pipeline_root, METADATA_FILE)
-    if not os.path.exists(metadata_path):
-        raise RunNotFound(f"no pipeline metadata at {metadata_path}: is {pipeline_root} a pipeline root?")
-    run_id, nodes = latest_run(metadata_path, pipeline_name, run_id, with_node=STATISTICS_GEN)
-    uri = nodes[STATISTICS_GEN].uri("statistics")
+    run = runs.find_run(pipeline_root, pipeline_name, run_id, with_node=runs.STATISTICS_GEN)
+    uri = run.nodes[runs.STATISTICS_GEN].uri("statistics")
     per_split = {split: split_statistics(uri, split) for split in SPLITS}
     schema = tfdv.infer_schema(
         statistics_pb2.DatasetFeatureStatisticsList(datasets=[per_split["train"]]), infer_feature_shape=True
@@ -60,11 +53,17 @@ def infer(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -> 
     seen = {c for stats in per_split.values() for c in value_counts(stats, "countrycode")}
     known = set(ISO_COUNTRIES) | {UNKNOWN_COUNTRY}
     max_points = DEFAULT_MAX_POINTS
-    if EXAMPLE_GEN in nodes:
-        recorded = nodes[EXAMPLE_GEN].execution.custom_properties.get("max_points")
-        max_points = recorded.int_value if recorded is not None and recorded.int_value else max_points
+    if runs.EXAMPLE_GEN in run.nodes:
+        max_points = run.nodes[runs.EXAMPLE_GEN].parameter("max_points") or max_points
     schema_lib.constrain(schema, classes, known | seen, max_points)
-    return Inferred(schema, run_id, uri, classes, sorted(seen - known), max_points)
+    return Inferred(
+        schema=schema,
+        run_id=run.run_id,
+        statistics_uri=uri,
+        classes=classes,
+        unlisted_countries=sorted(seen - known),
+        max_points=max_points,
+    )
 
 
 def write(inferred: Inferred, output: str) -> None:

@@ -48,15 +48,85 @@ def demo(tmp_path_factory):
     corpus = str(base / "ndjson")
     demo_data.write_corpus(corpus, per_class=120, classes=DEMO_CLASSES, seed=0)
     root, serving = str(base / "root"), str(base / "serving")
-    result, _ = local_run.run(corpus, root, serving, SETTINGS)
+    result, _ = local_run.run(
+        input_pattern=corpus, pipeline_root=root, serving_dir=serving, settings=SETTINGS
+    )
     return {"corpus": corpus, "root": root, "serving": serving, "first": result}
 
 
 @pytest.fixture(scope="session")
 def served(demo):
-    """The pushed SavedModel, loaded once (loading takes seconds)."""
+    """The first run's pushed SavedModel, loaded once (loading takes seconds). The version the first run
+    pushed, not the newest: a test that reruns the demo pipeline may push another."""
     import tensorflow as tf
 
-    from pipeline import predict
+    return tf.saved_model.load(demo["first"].pushed_to)
 
-    return tf.saved_model.load(predict.resolve_model_dir(demo["serving"]))
+
+# --------------------------------------------------------------------------- scheduling on xdist workers
+# `make test` runs two workers with `--dist loadscope --no-loadscope-reorder` and the scheduler below: each
+# group of tests runs on one worker, groups are handed out in collection order (sorted below, longest first),
+# and a worker takes the next group when it is nearly done. A test file is a group (its module fixtures are
+# built once), except that the files whose tests use the demo pipeline form one group, so the demo pipeline is
+# built once per session instead of once per worker.
+DEMO_GROUP = "demo-pipeline"
+DEMO_FIXTURES = {"demo", "served"}
+DEMO_FILES = {
+    "test_benchmarks.py",
+    "test_pipeline_e2e.py",
+    "test_report.py",
+    "test_runs.py",
+    "test_serve.py",
+    "test_tflite.py",
+}
+# Seconds of one worker per group, measured with `--durations=0` (only the order depends on them): the
+# longest start first, so that the two workers finish together instead of one finishing a long file alone.
+MEASURED_SECONDS = {
+    DEMO_GROUP: 500,
+    "test_faults.py": 360,
+    "test_kubeflow_run_local.py": 190,
+    "test_data_validation.py": 120,
+    "test_conversion.py": 60,
+    "test_kubeflow.py": 45,
+    "test_kubeflow_local_units.py": 40,
+    "test_model.py": 30,
+    "test_training.py": 30,
+    "test_example_gen.py": 25,
+    "test_layout.py": 20,
+    "test_pipeline_definition.py": 15,
+}
+
+
+def group_of(nodeid: str) -> str:
+    """The group of a test: its file, or the demo pipeline's group."""
+    path = nodeid.split("::")[0]
+    return DEMO_GROUP if os.path.basename(path) in DEMO_FILES else path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's loadscope scheduling, with `group_of` as the scope (xdist's own loadgroup does not regroup
+    tests under pytest 9: it renames node ids through an attribute pytest no longer reads)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    strays = [
+        item.nodeid
+        for item in items
+        if DEMO_FIXTURES & set(getattr(item, "fixturenames", ())) and group_of(item.nodeid) != DEMO_GROUP
+    ]
+    if strays:
+        raise pytest.UsageError(
+            f"{strays[0]} uses the demo pipeline: add its file to DEMO_FILES in tests/conftest.py, "
+            "or the demo pipeline is built once more on the other worker"
+        )
+    # Longest group first; within a group, the collection order (a module's tests in their file order).
+    items.sort(key=lambda item: -MEASURED_SECONDS.get(os.path.basename(group_of(item.nodeid)), 0))

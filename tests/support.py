@@ -17,7 +17,8 @@ from components.conversion import parsing
 from components.conversion.config import ConversionConfig
 from components.data_validation.config import ValidationConfig
 from components.training.config import ModelConfig, TrainingConfig
-from pipeline.configs import PipelineSettings
+from pipeline import runs
+from pipeline.configs import PipelineConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("QUICKDRAW_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
@@ -128,20 +129,9 @@ BAD_LINES = {
 
 
 # --------------------------------------------------------------------------- the demo pipeline
-# Every component of the pipeline by node id, resolvers aside (the definition and the compile tests check them).
-PIPELINE_COMPONENTS = (
-    "QuickDrawExampleGen",
-    "StatisticsGen",
-    "ImportSchemaGen",
-    "ExampleValidator",
-    "DataGate",
-    "Transform",
-    "Trainer",
-    "Evaluator",
-    "Pusher",
-)
-# The components that run only when the DataGate passed the data (its `tfx.dsl.Cond`; on Kubeflow their trigger).
-GATED_COMPONENTS = ("Transform", "Trainer", "Evaluator", "Pusher")
+# Every component of the pipeline by node id, resolvers aside, and those the DataGate gates: as the pipeline names them.
+PIPELINE_COMPONENTS = runs.COMPONENTS
+GATED_COMPONENTS = runs.GATED
 
 # One small pipeline root on 6 demo classes, built once per test session (the `demo` fixture).
 # The model is shrunk (one 16-unit BiLSTM, 80 steps) so that a run takes about a minute.
@@ -152,7 +142,7 @@ SMALL = TrainingConfig(
 )
 # Padded batches on the demo corpus, as `make demo`: its classes differ in length, so length-sorted batches
 # hold few classes and an 80-step model learns some classes not at all (BENCHMARKS.md, bucketing).
-SETTINGS = PipelineSettings(
+SETTINGS = PipelineConfig(
     train_steps=80,
     eval_steps=4,
     accuracy_threshold=0.4,

@@ -11,18 +11,18 @@ from components.data_validation.config import ValidationConfig
 from components.errors import UserError
 from components.training.config import ModelConfig, TrainingConfig
 from pipeline import cli
-from pipeline.configs import PipelineSettings
+from pipeline.configs import PipelineConfig
 
 
-def _settings(*flags: str) -> PipelineSettings:
+def _settings(*flags: str) -> PipelineConfig:
     args = cli.build_parser().parse_args(
         ["run", "--input", "i", "--pipeline-root", "r", "--serving-dir", "s", *flags]
     )
-    return cli.settings_from_args(args)
+    return cli.pipeline_config_from_args(args)
 
 
 def test_without_flags_the_settings_are_the_declared_defaults():
-    assert _settings() == PipelineSettings()
+    assert _settings() == PipelineConfig()
 
 
 def test_every_declared_setting_has_a_flag_that_reaches_it():

@@ -19,12 +19,18 @@ from components.data_validation import checks
 from components.data_validation import schema as schema_lib
 from components.data_validation.config import BUILT_IN_SCHEMAS, ValidationConfig, built_in_path
 from components.training.config import ModelConfig, TrainingConfig
-from pipeline.configs import PipelineSettings
+from pipeline.configs import PipelineConfig
 from pipeline.tools import schemas
 from pipeline.tools.classes import OFFICIAL_CLASSES
 from tests.support import GATED_COMPONENTS
 
 # --------------------------------------------------------------------------- the checked-in schemas
+
+
+def _ink_bound_points(schema) -> int | None:
+    """The most points the schema allows a drawing (None: unbounded)."""
+    values = schema_lib.feature(schema, "ink").value_count.max
+    return schema_lib.points_of(values) if values else None
 
 
 @pytest.mark.parametrize("name", BUILT_IN_SCHEMAS)
@@ -47,7 +53,7 @@ def test_the_quickdraw_schema_holds_the_official_classes_and_the_pipeline_constr
     assert country.distribution_constraints.min_domain_mass == pytest.approx(0.99)
     recognized = schema_lib.feature(schema, "recognized")
     assert (recognized.int_domain.min, recognized.int_domain.max) == (0, 1)
-    assert schema_lib.ink_bound_points(schema) == DEFAULT_MAX_POINTS
+    assert _ink_bound_points(schema) == DEFAULT_MAX_POINTS
     assert schema_lib.feature(schema, "ink").value_count.min == 3  # 2 points: one row of differences
     assert list(schema.default_environment) == ["TRAINING", "SERVING"]
     at_serving = [f.name for f in schema.feature if "SERVING" not in f.not_in_environment]
@@ -132,7 +138,7 @@ def test_a_comparison_on_too_few_examples_is_skipped_and_says_so():
 
 # --------------------------------------------------------------------------- real pipeline runs
 
-SETTINGS = PipelineSettings(
+SETTINGS = PipelineConfig(
     train_steps=10,
     eval_steps=2,
     accuracy_threshold=0.0,
@@ -169,32 +175,39 @@ def _renamed(rows: list[dict], word: str, prefix: str) -> list[dict]:
     return [{**row, "word": word, "key_id": prefix + row["key_id"]} for row in rows]
 
 
-def _run(tmp_path, corpus: dict, settings: PipelineSettings = SETTINGS, root=None):
+def _run(tmp_path, corpus: dict, settings: PipelineConfig = SETTINGS, root=None):
     from pipeline import local_run
 
     root = root or tmp_path / "root"
     folder = _write(tmp_path / f"ndjson-{len(os.listdir(tmp_path))}", corpus)
-    result, _ = local_run.run(folder, str(root), str(tmp_path / "serving"), settings)
+    result, _ = local_run.run(
+        input_pattern=folder,
+        pipeline_root=str(root),
+        serving_dir=str(tmp_path / "serving"),
+        settings=settings,
+    )
     return result, root
 
 
 def _assert_stopped_before_training(result, root, expected: str) -> None:
-    from pipeline.outcome import latest_run
-    from pipeline.pipeline import METADATA_FILE
+    from pipeline.runs import find_run
 
     assert not result.trained and not result.pushed_to
     assert any(expected in line for line in result.data.lines), result.data.lines
     summary = result.summary()
-    assert "Stopped before Transform and training" in summary and result.data.uri in summary
+    assert "Stopped before Transform and training" in summary and result.data.anomalies_uri in summary
     assert "--proceed-on-anomalies" in summary
     # From MLMD: this run executed the validation and nothing after it.
-    run_id, nodes = latest_run(os.path.join(str(root), METADATA_FILE), "quickdraw")
+    run = find_run(str(root), "quickdraw")
+    run_id, nodes = run.run_id, run.nodes
     assert run_id == result.run_id
     assert {"ExampleValidator", "DataGate"} <= set(nodes)
     assert not set(GATED_COMPONENTS) & set(nodes)
     # The anomalies artifact is TFDV's layout: ExampleValidator's per split, the gate's skew/drift.
-    assert os.path.exists(os.path.join(result.data.validator_uri, "Split-train", "SchemaDiff.pb"))
-    assert os.path.exists(os.path.join(result.data.uri, "Split-eval", "SchemaDiff.pb"))
+    assert os.path.exists(
+        os.path.join(result.data.example_validator_anomalies, "Split-train", "SchemaDiff.pb")
+    )
+    assert os.path.exists(os.path.join(result.data.anomalies_uri, "Split-eval", "SchemaDiff.pb"))
 
 
 def _schema_file(tmp_path, change) -> str:
@@ -316,7 +329,7 @@ def test_proceeding_on_anomalies_trains_and_the_outcome_and_report_say_so(clean_
     )
     result, root = _run(tmp_path, corpus, settings)
     assert result.trained and result.pushed_to
-    assert result.data.proceeded and any(hostile in line for line in result.data.lines)
+    assert result.data.proceeded_despite_anomalies and any(hostile in line for line in result.data.lines)
     assert "trained anyway (--proceed-on-anomalies)" in result.summary()
     report = collect.build(str(root))
     assert "trained anyway" in report.text_summary()
@@ -355,7 +368,7 @@ def test_schema_infer_writes_a_schema_the_run_passes(new_class_run, tmp_path, ca
     assert "7 classes" in capsys.readouterr().out
     inferred, _ = schema_lib.read(str(output))
     assert "unicorn" in _domain(inferred, "word")
-    assert schema_lib.ink_bound_points(inferred) == DEFAULT_MAX_POINTS
+    assert _ink_bound_points(inferred) == DEFAULT_MAX_POINTS
     # TFDV's inference agrees with the curated schemas on every feature's type and shape.
     curated = {f.name: (f.type, list(f.shape.dim)) for f in schema_lib.base_schema().feature}
     assert {f.name: (f.type, list(f.shape.dim)) for f in inferred.feature} == curated

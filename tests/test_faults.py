@@ -33,6 +33,11 @@ def corpus(real_dir, tmp_path_factory):
     return directory
 
 
+# The pipeline fault tests prove what kills and reruns do, not what the model learns: 3 classes of 60
+# drawings make each run as short as a pipeline run gets, and still give every component work to be killed in.
+TINY_CORPUS = {"per_class": 60, "classes": 3, "seed": 0}
+
+
 def _convert(corpus, out) -> subprocess.Popen:
     command = [sys.executable, "-m", "pipeline.cli", "convert", "--input", str(corpus), "--output", str(out)]
     command += ["--direct_running_mode=multi_processing", "--direct_num_workers=2", "--shards", "4"]
@@ -45,11 +50,10 @@ def _digests(out) -> dict[str, str]:
 
 def test_killed_at_any_point_a_rerun_gives_the_uninterrupted_bytes(corpus, tmp_path):
     reference = tmp_path / "reference"
-    assert _convert(corpus, reference).wait(timeout=300) == 0
-    expected = _digests(reference)
     started = time.monotonic()
-    assert _convert(corpus, tmp_path / "timing").wait(timeout=300) == 0
-    duration = time.monotonic() - started
+    assert _convert(corpus, reference).wait(timeout=300) == 0
+    duration = time.monotonic() - started  # the kills below land at fractions of it
+    expected = _digests(reference)
     killed = 0
     for fraction in (0.15, 0.35, 0.55, 0.75):  # start-up, parsing, writing; margin before the end
         out = tmp_path / f"killed-{fraction}"
@@ -87,9 +91,9 @@ def _run_pipeline(corpus, root, serving, *flags: str) -> subprocess.Popen:
     command += [
         "--serving-dir",
         str(serving),
-        "--accuracy-threshold",
-        "0.4",
         *SETTINGS_FLAGS,
+        "--accuracy-threshold",
+        "0",  # any model is blessed and pushed: these tests are about kills and reruns, not the model
         "--tflite",
         "none",
         *flags,
@@ -117,12 +121,11 @@ def _kill_when(process: subprocess.Popen, marker: bytes, delay: float = 0.0, tim
 def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_rerun(tmp_path):
     """Killed three times (ExampleGen, Transform, Trainer), each rerun goes further; the last one completes,
     reuses every component that had finished, and pushes only the model it trained itself."""
-    from pipeline.outcome import latest_run
-    from pipeline.pipeline import METADATA_FILE
+    from pipeline.runs import find_run
     from pipeline.tools import demo_data
 
     corpus, root, serving = tmp_path / "ndjson", tmp_path / "root", tmp_path / "serving"
-    demo_data.write_corpus(str(corpus), per_class=120, classes=6, seed=0)
+    demo_data.write_corpus(str(corpus), **TINY_CORPUS)
     _kill_when(_run_pipeline(corpus, root, serving), b"Component QuickDrawExampleGen is running", delay=1.0)
     said = _kill_when(_run_pipeline(corpus, root, serving), b"Component Transform is running", delay=3.0)
     assert b"Component DataGate is finished" in said
@@ -135,7 +138,7 @@ def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_re
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err.decode()[-3000:]
     assert b"Model blessed; pushed to" in out
-    _, nodes = latest_run(str(root / METADATA_FILE), "quickdraw")
+    nodes = find_run(str(root), "quickdraw").nodes
     for finished_before in (
         "QuickDrawExampleGen",
         "StatisticsGen",
@@ -159,36 +162,29 @@ def _summary(nodes) -> dict:
 
 
 def test_a_trainer_killed_after_a_checkpoint_resumes_from_it_and_not_from_a_stale_one(tmp_path):
-    """SIGKILL once a checkpoint is written; a run with another setting must start at step 0; the same
-    command resumes from the checkpoint, trains the configured steps in total, and pushes one model."""
-    from pipeline.outcome import latest_run
-    from pipeline.pipeline import METADATA_FILE
+    """SIGKILL once a checkpoint is written; the same command resumes from the checkpoint, trains the
+    configured steps in total, pushes one model and removes the checkpoints. That a run with another setting
+    starts at step 0 and leaves these checkpoints alone is held, through the Trainer's own start, by
+    `test_a_trainer_with_another_setting_starts_at_step_0_and_leaves_the_interrupted_runs_checkpoints`."""
+    from pipeline.runs import find_run
     from pipeline.tools import demo_data
 
     corpus, root, serving = tmp_path / "ndjson", tmp_path / "root", tmp_path / "serving"
-    demo_data.write_corpus(str(corpus), per_class=120, classes=6, seed=0)
+    demo_data.write_corpus(str(corpus), **TINY_CORPUS)
     # Later flags win over SETTINGS_FLAGS; any model above the threshold is pushed, whatever the baseline.
     flags = ("--train-steps", "100", "--checkpoint-steps", "20", "--max-accuracy-drop", "1")
     _kill_when(_run_pipeline(corpus, root, serving, *flags), b"Training: checkpoint at step")
     assert not serving.exists() or not os.listdir(serving)
     (checkpoint_dir,) = (root / "checkpoints").iterdir()
 
-    other = _run_pipeline(corpus, root, serving, *flags, "--learning-rate", "0.004")
-    _, err = other.communicate(timeout=600)
-    assert other.returncode == 0, err.decode()[-3000:]
-    assert b"resuming from step" not in err, "another setting must not resume from a stale checkpoint"
-    _, nodes = latest_run(str(root / METADATA_FILE), "quickdraw")
-    assert _summary(nodes)["resumed_from_step"] == 0
-    assert checkpoint_dir.exists(), "the interrupted run's checkpoints belong to its own settings"
-
     rerun = _run_pipeline(corpus, root, serving, *flags)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err.decode()[-3000:]
     match = re.search(rb"resuming from step (\d+)", err)
     assert match and int(match.group(1)) >= 20, err.decode()[-3000:]
-    _, nodes = latest_run(str(root / METADATA_FILE), "quickdraw")
+    nodes = find_run(str(root), "quickdraw").nodes
     summary = _summary(nodes)
     assert summary["resumed_from_step"] == int(match.group(1))
     assert summary["optimizer_iterations"] == 100, "the steps before and after the kill add up to the setting"
-    assert b"Model blessed; pushed to" in out and len(os.listdir(serving)) == 2  # the other run's + this one
+    assert b"Model blessed; pushed to" in out and len(os.listdir(serving)) == 1
     assert not checkpoint_dir.exists(), "checkpoints are removed once the model is saved"

@@ -22,7 +22,7 @@ from components.data_validation.config import ValidationConfig, built_in_path
 from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, TrainingConfig
 from pipeline import fingerprints
 from pipeline import kubeflow_v2 as kfp_runner
-from pipeline.configs import PipelineSettings
+from pipeline.configs import PipelineConfig
 from tests.support import GATED_COMPONENTS, PIPELINE_COMPONENTS, REPO
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
@@ -36,7 +36,7 @@ ALL = PIPELINE_COMPONENTS
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     out = tmp_path_factory.mktemp("kfp") / "pipeline.json"
-    settings = PipelineSettings(
+    settings = PipelineConfig(
         train_steps=777,
         eval_steps=33,
         accuracy_threshold=0.65,
@@ -53,12 +53,12 @@ def compiled(tmp_path_factory):
     )
     spec = kfp_runner.compile_pipeline(
         str(out),
-        "gs://bucket/root",
-        "gs://bucket/ndjson/*.ndjson",
-        "gs://bucket/serving",
-        IMAGE,
-        settings,
-        beam_args,
+        input_pattern="gs://bucket/ndjson/*.ndjson",
+        pipeline_root="gs://bucket/root",
+        serving_dir="gs://bucket/serving",
+        image=IMAGE,
+        settings=settings,
+        beam_args=beam_args,
     )
     with open(out) as f:
         assert json.load(f) == spec

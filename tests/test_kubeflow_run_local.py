@@ -47,7 +47,13 @@ def compile_demo(base, name: str, accuracy_threshold: float, schema: str = "demo
         SETTINGS, accuracy_threshold=accuracy_threshold, training=training, validation=validation
     )
     kubeflow_v2.compile_pipeline(
-        spec, str(base / "root"), str(base / "ndjson"), str(base / "serving"), "local", settings, IN_MEMORY
+        spec,
+        input_pattern=str(base / "ndjson"),
+        pipeline_root=str(base / "root"),
+        serving_dir=str(base / "serving"),
+        image="local",
+        settings=settings,
+        beam_args=IN_MEMORY,
     )
     return spec
 

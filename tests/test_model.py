@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import numpy as np
 import pytest
@@ -70,7 +71,8 @@ def test_a_drawings_scores_do_not_depend_on_its_batchs_padding():
 
 def test_it_learns_real_drawings_on_cpu(real_dir):
     classes = ["circle", "zigzag", "star", "line"]
-    lines = {c: ndjson_lines(real_dir)[f"{c}.ndjson"] for c in classes}
+    every_file = ndjson_lines(real_dir)
+    lines = {c: every_file[f"{c}.ndjson"] for c in classes}
     inks, labels = [], []
     for label, cls in enumerate(classes):
         parsed = parsing.parse_lines(lines[cls], 1, cls, parsing.ParseOptions(max_points=20_000)).drawings
@@ -87,3 +89,19 @@ def test_it_learns_real_drawings_on_cpu(real_dir):
     history = model.fit(features, np.array(labels), epochs=10, batch_size=25, verbose=0).history
     assert history["loss"][-1] < 0.8 * history["loss"][0]
     assert history["accuracy"][-1] > 0.5
+
+
+def test_keras_2_is_left_to_itself_by_autograph():
+    """tf_keras is not AutoGraph-converted (TensorFlow already leaves `keras` alone): the first `fit` of a
+    process took ~15 s longer rewriting Keras's own code (BENCHMARKS.md, "The Trainer's first step")."""
+    from tensorflow.python.autograph.core import config as autograph
+    from tensorflow.python.autograph.core.config_lib import Action
+
+    module = sys.modules[M.keras.Model.__module__]  # tf_keras.src.engine.training
+    # AutoGraph takes the first rule that decides (conversion.py): it must say "do not convert".
+    decided = [
+        rule.get_action(module)
+        for rule in autograph.CONVERSION_RULES
+        if rule.get_action(module) != Action.NONE
+    ]
+    assert decided and decided[0] == Action.DO_NOT_CONVERT, decided

@@ -10,7 +10,7 @@ from components.training import evaluation
 from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, TrainingConfig
 from pipeline import fingerprints
 from pipeline import pipeline as P
-from pipeline.configs import PipelineSettings
+from pipeline.configs import PipelineConfig
 from tests.support import PIPELINE_COMPONENTS
 
 
@@ -19,7 +19,12 @@ def _components(p) -> dict:
 
 
 def test_the_pipeline_has_every_component_wired(tmp_path):
-    p = P.create_pipeline("t", str(tmp_path / "root"), str(tmp_path / "in"), str(tmp_path / "serving"))
+    p = P.create_pipeline(
+        pipeline_name="t",
+        input_pattern=str(tmp_path / "in"),
+        pipeline_root=str(tmp_path / "root"),
+        serving_dir=str(tmp_path / "serving"),
+    )
     nodes = _components(p)
     assert set(nodes) == {*PIPELINE_COMPONENTS, "latest_blessed_model_resolver"}
     assert nodes["Trainer"].exec_properties["run_fn"] == P.RUN_FN
@@ -32,13 +37,22 @@ def test_the_pipeline_has_every_component_wired(tmp_path):
 
 
 def test_settings_reach_the_components(tmp_path):
-    settings = PipelineSettings(
+    settings = PipelineConfig(
         train_steps=7,
         eval_steps=3,
         conversion=ConversionConfig(train_per_class=11, salt="pepper"),
         training=TrainingConfig(batch_size=5, model=ModelConfig(lstm_units=9)),
     )
-    nodes = _components(P.create_pipeline("t", str(tmp_path), "in", "out", settings, input_fingerprint="abc"))
+    nodes = _components(
+        P.create_pipeline(
+            pipeline_name="t",
+            input_pattern="in",
+            pipeline_root=str(tmp_path),
+            serving_dir="out",
+            settings=settings,
+            input_fingerprint="abc",
+        )
+    )
     gen = nodes["QuickDrawExampleGen"].exec_properties
     assert (gen["train_per_class"], gen["salt"], gen["input_fingerprint"]) == (11, "pepper", "abc")
     # Every conversion setting is an ExampleGen parameter, derived from its declaration.
@@ -77,11 +91,17 @@ def test_the_blessing_threshold_applies_to_the_overall_slice_only():
 
 def test_the_trainer_gets_a_checkpoint_root_and_a_base_model_only_with_warm_start(tmp_path):
     root = str(tmp_path / "root")
-    cold = _components(P.create_pipeline("t", root, "in", "out"))["Trainer"]
+    cold = _components(
+        P.create_pipeline(pipeline_name="t", input_pattern="in", pipeline_root=root, serving_dir="out")
+    )["Trainer"]
     assert "base_model" not in cold.inputs  # a newer blessed model must not re-run a cold Trainer
     assert f'"checkpoint_root": "{root}/checkpoints"' in cold.exec_properties["custom_config"]
-    warm = PipelineSettings(training=TrainingConfig(warm_start=True))
-    trainer = _components(P.create_pipeline("t", root, "in", "out", warm))["Trainer"]
+    warm = PipelineConfig(training=TrainingConfig(warm_start=True))
+    trainer = _components(
+        P.create_pipeline(
+            pipeline_name="t", input_pattern="in", pipeline_root=root, serving_dir="out", settings=warm
+        )
+    )["Trainer"]
     assert trainer.inputs["base_model"].producer_component_id == "latest_blessed_model_resolver"
 
 
@@ -90,8 +110,16 @@ def test_the_schema_choice_reaches_import_schema_gen_with_its_fingerprint(tmp_pa
     from components.data_validation.config import ValidationConfig, built_in_path
 
     def schema_node(schema: str):
-        settings = PipelineSettings(validation=ValidationConfig(schema=schema))
-        nodes = _components(P.create_pipeline("t", str(tmp_path / "root"), "in", "out", settings))
+        settings = PipelineConfig(validation=ValidationConfig(schema=schema))
+        nodes = _components(
+            P.create_pipeline(
+                pipeline_name="t",
+                input_pattern="in",
+                pipeline_root=str(tmp_path / "root"),
+                serving_dir="out",
+                settings=settings,
+            )
+        )
         return nodes["ImportSchemaGen"].exec_properties, nodes["DataGate"].exec_properties
 
     params, gate = schema_node("demo")

@@ -28,7 +28,7 @@ from components.pusher.executor import versions
 from components.training import signatures
 from components.training.transform import UNKNOWN_CLASS
 from pipeline import fingerprints, local_run, predict
-from pipeline.configs import PipelineSettings
+from pipeline.configs import PipelineConfig
 from pipeline.tools import demo_data
 from tests.support import BAD_LINES, DEMO_CLASSES, REPO, SETTINGS, SETTINGS_FLAGS, SMALL, copy_sources
 
@@ -82,7 +82,12 @@ BEFORE_THE_EVALUATOR = {
 
 def test_an_unchanged_rerun_reuses_the_cache_and_pushes_no_new_version(demo):
     before = versions(demo["serving"])
-    result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], SETTINGS)
+    result, _ = local_run.run(
+        input_pattern=demo["corpus"],
+        pipeline_root=demo["root"],
+        serving_dir=demo["serving"],
+        settings=SETTINGS,
+    )
     cached = {name for name, node in result.nodes.items() if node.cached}
     assert cached >= BEFORE_THE_EVALUATOR
     assert result.blessed  # against itself as the baseline: no drop
@@ -98,7 +103,11 @@ def test_after_an_edit_of_the_pusher_only_the_pusher_runs_again(demo, tmp_path):
     assert edited[fingerprints.PUSHER] != fingerprints.stage_fingerprints()[fingerprints.PUSHER]
     before = versions(demo["serving"])
     result, _ = local_run.run(
-        demo["corpus"], demo["root"], demo["serving"], SETTINGS, code_fingerprints=edited
+        input_pattern=demo["corpus"],
+        pipeline_root=demo["root"],
+        serving_dir=demo["serving"],
+        settings=SETTINGS,
+        code_fingerprints=edited,
     )
     cached = {name for name, node in result.nodes.items() if node.cached}
     assert cached >= BEFORE_THE_EVALUATOR
@@ -108,8 +117,10 @@ def test_after_an_edit_of_the_pusher_only_the_pusher_runs_again(demo, tmp_path):
 
 def test_a_model_below_the_threshold_is_not_pushed(demo):
     before = versions(demo["serving"])
-    strict = PipelineSettings(**{**SETTINGS.__dict__, "accuracy_threshold": 1.0})
-    result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], strict)
+    strict = PipelineConfig(**{**SETTINGS.__dict__, "accuracy_threshold": 1.0})
+    result, _ = local_run.run(
+        input_pattern=demo["corpus"], pipeline_root=demo["root"], serving_dir=demo["serving"], settings=strict
+    )
     assert not result.blessed and result.pushed_to is None
     assert result.nodes["Trainer"].cached, "only the Evaluator and Pusher should run again"
     assert any("accuracy" in r and "< threshold 1.0000" in r for r in result.reasons)
@@ -132,11 +143,18 @@ def test_the_cli_prints_the_outcome_and_a_busy_root_is_refused(demo):
     with local_run.exclusive(demo["root"]):
         busy = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert busy.returncode == 2 and "another `quickdraw run`" in busy.stderr
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    # -v after the command, where users type it (TFX's Beam executors once read `-v` from sys.argv as
+    # absl's --verbosity and failed): everything on the terminal, and in the run's log file.
+    done = subprocess.run([*command, "-v"], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Model not blessed: accuracy" in done.stdout and "< threshold 1.0000; not pushed." in done.stdout
     assert "reused from cache" in done.stdout and "Trainer" in done.stdout
     assert f"Report: quickdraw report --pipeline-root {demo['root']} --run " in done.stdout
+    # Library lines are on the terminal only with -v (test_console), and in the log file always.
+    assert "MetadataStore with DB connection initialized" in done.stderr
+    (log,) = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("Log: ")]
+    with open(log, encoding="utf-8") as f:
+        assert "MetadataStore with DB connection initialized" in f.read()
 
 
 def _strokes(line: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -240,14 +258,19 @@ def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
     corpus.mkdir()
     for name in REAL_CLASSES:
         shutil.copy(os.path.join(real_dir, f"{name}.ndjson"), corpus)
-    settings = PipelineSettings(
+    settings = PipelineConfig(
         train_steps=30,
         eval_steps=2,
         accuracy_threshold=0.0,
         conversion=ConversionConfig(eval_fraction=0.2, max_points=600),
         training=dataclasses.replace(SMALL, tflite="none"),  # the TFLite export is tested on the demo run
     )
-    result, _ = local_run.run(str(corpus), str(tmp_path / "root"), str(tmp_path / "serving"), settings)
+    result, _ = local_run.run(
+        input_pattern=str(corpus),
+        pipeline_root=str(tmp_path / "root"),
+        serving_dir=str(tmp_path / "serving"),
+        settings=settings,
+    )
     manifest = read_manifest(result.nodes["QuickDrawExampleGen"].uri("examples"))
     assert manifest["counts"]["reconciled"] and manifest["classes"]["count"] == len(REAL_CLASSES)
     assert result.metrics["example_count"] == manifest["splits"]["eval"]["records"] > 0
@@ -298,7 +321,9 @@ def test_a_warm_start_begins_from_the_latest_blessed_model(demo):
     warm = dataclasses.replace(
         SETTINGS, accuracy_threshold=1.0, training=dataclasses.replace(SMALL, warm_start=True, tflite="none")
     )
-    result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], warm)
+    result, _ = local_run.run(
+        input_pattern=demo["corpus"], pipeline_root=demo["root"], serving_dir=demo["serving"], settings=warm
+    )
     assert not result.nodes["Trainer"].cached
     with open(os.path.join(result.nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
         summary = json.load(f)

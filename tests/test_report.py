@@ -10,7 +10,7 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from pipeline import local_run
-from pipeline.configs import PipelineSettings
+from pipeline.configs import PipelineConfig
 from pipeline.report import collect, render
 from tests import browser as browser_lib
 from tests.browser import CHROMIUM_FLAGS
@@ -22,8 +22,10 @@ pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per t
 @pytest.fixture(scope="module")
 def strict_run(demo):
     """A run whose model misses the threshold, judged against the first run's blessed model."""
-    strict = PipelineSettings(**{**SETTINGS.__dict__, "accuracy_threshold": 1.0})
-    result, _ = local_run.run(demo["corpus"], demo["root"], demo["serving"], strict)
+    strict = PipelineConfig(**{**SETTINGS.__dict__, "accuracy_threshold": 1.0})
+    result, _ = local_run.run(
+        input_pattern=demo["corpus"], pipeline_root=demo["root"], serving_dir=demo["serving"], settings=strict
+    )
     return result
 
 

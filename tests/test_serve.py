@@ -83,7 +83,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server(demo, tmp_path_factory):
     serving = str(tmp_path_factory.mktemp("serve") / "serving")
-    shutil.copytree(demo["serving"], serving)
+    pushed = demo["first"].pushed_to  # the version `served` is: another test may push a newer one
+    shutil.copytree(pushed, os.path.join(serving, os.path.basename(pushed)))
     s = Server(
         serving, os.path.join(os.path.dirname(serving), "server.log"),
         "--max-body-bytes", str(BODY_LIMIT), "--body-timeout-s", "2", "--poll-seconds", "0.2",

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.serve import rest
-from pipeline.serve.config import ServeSettings
+from pipeline.serve.config import ServeConfig
 from pipeline.serve.versions import AVAILABLE, END, LoadedVersion, ModelVersions
 
 STROKES = {
@@ -86,9 +86,9 @@ def test_serve_settings_refuse_a_model_name_that_does_not_fit_a_path():
     from components.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        ServeSettings(model_name="a/b")
+        ServeConfig(model_name="a/b")
     with pytest.raises(ConfigError):
-        ServeSettings(port=70000)
+        ServeConfig(port=70000)
 
 
 class FakeLoader:

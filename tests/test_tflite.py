@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # the demo pipeline and subprocesses: `make test`
 
 @pytest.fixture(scope="module")
 def version_dir(demo) -> str:
-    return predict.resolve_model_dir(demo["serving"])
+    return demo["first"].pushed_to  # the version `served` is: another test may push a newer one
 
 
 def test_the_pushed_version_holds_the_tflite_model_its_labels_and_its_parity(version_dir, served):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import re
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -122,6 +124,40 @@ def test_another_setting_or_input_gets_another_checkpoint_directory():
         assert checkpoints.checkpoint_directory("root", changed) != same
 
 
+def test_a_trainer_with_another_setting_starts_at_step_0_and_leaves_the_interrupted_runs_checkpoints(
+    tmp_path,
+):
+    """What a re-run of the Trainer with another setting does, through `start_training` as `run_fn` calls it:
+    another checkpoint directory, step 0, and the interrupted run's checkpoints untouched when it finishes.
+    (`test_a_trainer_killed_after_a_checkpoint_resumes_from_it_and_not_from_a_stale_one` kills a real run.)"""
+    import types
+
+    from components.training import trainer
+    from components.training.config import CHECKPOINT_ROOT_KEY, TrainingConfig
+
+    def fn_args(model: ModelConfig = SMALL):
+        config = TrainingConfig(model=model).to_custom_config()
+        return types.SimpleNamespace(
+            custom_config={**config, CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints")},
+            train_files=["root/Split-train/*"], eval_files=["root/Split-eval/*"], transform_output="graph",
+            train_steps=100, eval_steps=4, base_model=None, working_dir=None, model_run_dir=str(tmp_path),
+        )  # fmt: skip
+
+    names = ["a", "b", "c", "d", "e"]
+    interrupted = trainer.start_training(fn_args(), TrainingConfig(model=SMALL), names, {})
+    interrupted.resumable.save(20)  # killed after this checkpoint (the weights need no training for this)
+    same = trainer.start_training(fn_args(), TrainingConfig(model=SMALL), names, summary := {})
+    assert same.step == 20 and summary["resumed_from_step"] == 20  # the same command resumes
+    other_model = dataclasses.replace(SMALL, learning_rate=0.004)
+    other = trainer.start_training(
+        fn_args(model=other_model), TrainingConfig(model=other_model), names, summary := {}
+    )
+    assert other.step == 0 and summary["resumed_from_step"] == 0, "another setting resumed a stale checkpoint"
+    assert other.resumable.directory != interrupted.resumable.directory
+    other.resumable.remove()  # the other run finished
+    assert same.resumable.restore() == 20, "the interrupted run's checkpoints belong to its own settings"
+
+
 def test_warm_start_loads_matching_weights_and_refuses_the_rest(tmp_path):
     names = ["cat", "dog", "<class not in training data>"]
     base = M.build_model(len(names), SMALL)
@@ -162,6 +198,13 @@ def test_progress_lines_show_the_step_the_rate_and_the_time_left(caplog):
     # On the "absl" logger itself: a pipeline run earlier in the process (absl re-parsing its flags) or the
     # TFLite converter leaves it at WARNING.
     with caplog.at_level("INFO"), caplog.at_level("INFO", logger="absl"):
+        time.sleep(0.05)  # the first step builds the graph: not counted in the rate
+        progress.on_train_batch_end(0, {"loss": 2.0, "accuracy": 0.1})
+        time.sleep(0.05)
         progress.on_train_batch_end(9, {"loss": 1.5, "accuracy": 0.25})
-    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Training:")]
+    first, line = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Training:")]
+    assert first.startswith("Training: step 41/100: the graph is built") and "ETA" not in first
     assert line.startswith("Training: step 50/100: loss 1.5000, accuracy 0.2500,") and "ETA " in line
+    # 9 steps in ~0.05 s after the first: thousands of examples/s and seconds left, not the graph's time
+    rate, eta = re.search(r"(\d+) examples/s, ETA (\S+)$", line).groups()
+    assert int(rate) > 1000 and eta.startswith("0m"), line

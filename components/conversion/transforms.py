@@ -1,22 +1,24 @@
 """The conversion job as Beam PTransforms (``ConvertQuickDraw``): NDJSON files → deterministic TFRecord shards.
 
-Stages (each element is a batch of drawings, never a single drawing):
+``ConvertQuickDraw`` is composed of named steps, as Beam's own examples compose theirs
+(each element is a batch of drawings, never a single drawing):
 
-1. ``Parse``: split files into line-aligned chunks, read each in blocks of
+1. ``ParseDrawings``: split files into line-aligned chunks, read each in blocks of
    lines, parse/validate them (``parsing``), hash each key_id (``splits``) and
    encode the Examples (``encoding``).
    Drawings are spilled to "run" files per (split, shard) under the output
    directory; rejections, counts and class names go to side outputs.
-2. Optional per-class caps: each worker keeps the ``k`` drawings with the
-   smallest hash per (split, class), and a ``CombineFn`` merges those samples: a
-   uniform deterministic sample in memory O(k × classes) (the seed instead took
-   each file's first lines). The kept drawings go to run files too.
-3. Group run files by (split, shard); in each shard, sort by hash, drop repeated
-   key_ids (the first in (hash, key_id, file, line) order is kept), and write the
-   file under a temporary name, renamed when complete. Only file names cross
-   the shuffle, so a local runner never holds the corpus in memory.
-4. Write the classes file, ``rejected.jsonl`` and, last, ``manifest.json``,
-   which reconciles every input line: read = written + rejected + filtered + over cap.
+2. ``CapPerClass`` (only with per-class caps): each worker keeps the ``k`` drawings
+   with the smallest hash per (split, class), and a ``CombineFn`` merges those
+   samples: a uniform deterministic sample in memory O(k × classes) (the seed
+   instead took each file's first lines). The kept drawings go to run files too.
+3. ``WriteShards``: group run files by (split, shard); in each shard, sort by hash,
+   drop repeated key_ids (the first in (hash, key_id, file, line) order is kept), and
+   write the file under a temporary name, renamed when complete. Only file names
+   cross the shuffle, so a local runner never holds the corpus in memory.
+4. ``WriteRejections``: ``rejected.jsonl``; ``WriteManifest``: the classes file and,
+   last, ``manifest.json``, which reconciles every input line: read = written +
+   rejected + filtered + over cap.
 
 Nothing here depends on the order in which a runner delivers elements, so the
 bytes out are the same for any worker count or running mode.
@@ -320,7 +322,7 @@ class WriteShardFn(beam.DoFn):
         }
 
 
-# --------------------------------------------------------------------------- 4. finish
+# --------------------------------------------------------------------------- 4. rejections and manifest
 
 
 def _write_rejected(element, output_dir: str) -> Iterator[dict]:
@@ -337,16 +339,154 @@ def _write_rejected(element, output_dir: str) -> Iterator[dict]:
     yield dict(collections.Counter(r.reason for r in rejections))
 
 
-def _finish(_, output_dir, runs_dir, config, shards, stats, rejected_by_reason, classes) -> Iterator[dict]:
+def _finish(
+    _,
+    *,
+    output_dir: str,
+    runs_dir: str,
+    config: ConversionConfig,
+    shards: list[dict],
+    stats: dict,
+    rejected_by_reason: dict | None,
+    classes: list[str],
+) -> Iterator[dict]:
     def write_classes(fileobj) -> None:
         fileobj.write("".join(f"{c}\n" for c in classes).encode("utf-8"))
 
     write_atomically(FileSystems.join(output_dir, CLASSES_FILE), write_classes)
-    manifest = build_manifest(config, shards, stats, rejected_by_reason or {}, classes)
+    manifest = build_manifest(
+        config=config,
+        shards=shards,
+        stats=stats,
+        rejected_by_reason=rejected_by_reason or {},
+        classes=classes,
+    )
     data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     write_atomically(FileSystems.join(output_dir, MANIFEST_FILE), lambda f: f.write(data))
     delete_tree(runs_dir)
     yield manifest
+
+
+# --------------------------------------------------------------------------- the named steps
+
+
+class ParseDrawings(beam.PTransform):
+    """Files → drawing batches in run files keyed by (split, shard), plus tagged outputs: rejections,
+    counts, class names and, for a capped split, per-class samples keyed by (split, word)."""
+
+    def __init__(self, files: list[str], config: ConversionConfig, capped: frozenset[str], runs_dir: str):
+        super().__init__()
+        self._files, self._config, self._capped, self._runs_dir = files, config, capped, runs_dir
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "ListFiles" >> beam.Create(self._files)
+            | "SplitFiles" >> beam.FlatMap(split_file, tuning.CHUNK_BYTES)
+            | "SpreadChunks" >> beam.Reshuffle()
+            | "Parse"
+            >> beam.ParDo(ParseFilesFn(self._config, self._capped, self._runs_dir)).with_outputs(
+                _REJECTED, _STATS, _WORDS, *splits.SPLITS, main="by_shard"
+            )
+        )
+
+
+class CapPerClass(beam.PTransform):
+    """One split's per-class samples → the ``cap`` drawings with the smallest hash per class, in run files
+    keyed by (split, shard); the drawings over the cap are counted on the ``stats`` output."""
+
+    def __init__(self, split: str, config: ConversionConfig, runs_dir: str) -> None:
+        super().__init__()
+        self._split, self._config, self._runs_dir = split, config, runs_dir
+
+    def expand(self, samples):
+        split = self._split
+        return (
+            samples
+            | "BottomK" >> beam.CombinePerKey(BottomKFn(self._config.cap(split)))
+            | "KeyBySplit" >> beam.Map(lambda sample: (split, sample))
+            | "GatherClasses" >> beam.GroupByKey()
+            | "ToRunFiles"
+            >> beam.FlatMap(_after_cap, self._config, self._runs_dir).with_outputs(_STATS, main="by_shard")
+        )
+
+
+class CollectClasses(beam.PTransform):
+    """Each worker's set of class names → one sorted list (the classes file's order: ``class_index``)."""
+
+    def expand(self, words):
+        return (
+            words
+            | "Union" >> beam.CombineGlobally(lambda sets: set().union(*sets))
+            | "Sort" >> beam.Map(sorted)
+        )
+
+
+class WriteShards(beam.PTransform):
+    """Run files keyed by (split, shard) → one TFRecord file per shard (every shard, an empty one too);
+    yields each shard's manifest entry, and repeated key_ids on the ``rejected`` output."""
+
+    def __init__(self, output_dir: str, config: ConversionConfig, prefixes: dict[str, str], classes) -> None:
+        super().__init__()
+        self._output_dir, self._config, self._prefixes, self._classes = output_dir, config, prefixes, classes
+
+    def expand(self, keyed):
+        config = self._config
+        every_shard = [((split, shard), None) for split in splits.SPLITS for shard in range(config.shards)]
+        listed = keyed.pipeline | "EveryShard" >> beam.Create(every_shard)
+        return (
+            (keyed, listed)
+            | "WithEveryShard" >> beam.Flatten()
+            | "GroupByShard" >> beam.GroupByKey()
+            | "Write"
+            >> beam.ParDo(
+                WriteShardFn(self._output_dir, config, self._prefixes), beam.pvalue.AsSingleton(self._classes)
+            ).with_outputs(_REJECTED, main="shards")
+        )
+
+
+class WriteRejections(beam.PTransform):
+    """Every rejection → ``rejected.jsonl`` in (file, line) order; yields the count per reason."""
+
+    def __init__(self, output_dir: str) -> None:
+        super().__init__()
+        self._output_dir = output_dir
+
+    def expand(self, rejected):
+        none = rejected.pipeline | "NoRejections" >> beam.Create([None])  # written when there are none too
+        return (
+            (rejected, none)
+            | "WithNone" >> beam.Flatten()
+            | "OneKey" >> beam.Map(lambda r: (None, r))
+            | "Gather" >> beam.GroupByKey()
+            | "Write" >> beam.FlatMap(_write_rejected, self._output_dir)
+        )
+
+
+class WriteManifest(beam.PTransform):
+    """Once every shard and the rejections are written: the classes file, then ``manifest.json`` (last: only
+    a directory with a manifest holds a finished conversion); the run files are removed. Yields the manifest."""
+
+    def __init__(self, output_dir: str, runs_dir: str, config: ConversionConfig) -> None:
+        super().__init__()
+        self._output_dir, self._runs_dir, self._config = output_dir, runs_dir, config
+
+    def expand(self, parts: dict):
+        return (
+            parts["shards"].pipeline
+            | "Once" >> beam.Create([None])
+            | "Write"
+            >> beam.FlatMap(
+                _finish,
+                output_dir=self._output_dir,
+                runs_dir=self._runs_dir,
+                config=self._config,
+                shards=beam.pvalue.AsList(parts["shards"]),
+                stats=beam.pvalue.AsSingleton(parts["stats"]),
+                rejected_by_reason=beam.pvalue.AsSingleton(parts["rejected_by_reason"]),
+                classes=beam.pvalue.AsSingleton(parts["classes"]),
+            )
+        )
 
 
 class ConvertQuickDraw(beam.PTransform):
@@ -373,68 +513,29 @@ class ConvertQuickDraw(beam.PTransform):
         self._runs_dir = FileSystems.join(output_dir, f"{RUNS_DIR_PREFIX}{uuid.uuid4().hex}")
 
     def expand(self, pbegin):
-        config = self._config
+        config, output_dir, runs_dir = self._config, self._output_dir, self._runs_dir
         capped = frozenset(s for s in splits.SPLITS if config.cap(s) is not None)
-        parsed = (
-            pbegin
-            | "ListFiles" >> beam.Create(self._files)
-            | "SplitFiles" >> beam.FlatMap(split_file, tuning.CHUNK_BYTES)
-            | "SpreadChunks" >> beam.Reshuffle()
-            | "Parse"
-            >> beam.ParDo(ParseFilesFn(config, capped, self._runs_dir)).with_outputs(
-                _REJECTED, _STATS, _WORDS, *splits.SPLITS, main="by_shard"
-            )
-        )
-        keyed = [parsed.by_shard]
-        stats = [parsed[_STATS]]
+        parsed = pbegin | "ParseDrawings" >> ParseDrawings(self._files, config, capped, runs_dir)
+        keyed, stats = [parsed.by_shard], [parsed[_STATS]]
         for split in sorted(capped):
-            capped_out = (
-                parsed[split]
-                | f"Cap{split}" >> beam.CombinePerKey(BottomKFn(config.cap(split)))
-                | f"KeyBySplit{split}" >> beam.Map(lambda sample, split=split: (split, sample))
-                | f"GatherClasses{split}" >> beam.GroupByKey()
-                | f"ShardCapped{split}"
-                >> beam.FlatMap(_after_cap, config, self._runs_dir).with_outputs(_STATS, main="by_shard")
-            )
-            keyed.append(capped_out.by_shard)
-            stats.append(capped_out[_STATS])
-        every_shard = [((split, shard), None) for split in splits.SPLITS for shard in range(config.shards)]
-        keyed.append(pbegin | "EveryShard" >> beam.Create(every_shard))
-
-        classes = (
-            parsed[_WORDS]
-            | "UnionWords" >> beam.CombineGlobally(lambda sets: set().union(*sets))
-            | "SortWords" >> beam.Map(sorted)
-        )
+            kept = parsed[split] | f"CapPerClass{split.capitalize()}" >> CapPerClass(split, config, runs_dir)
+            keyed.append(kept.by_shard)
+            stats.append(kept[_STATS])
+        classes = parsed[_WORDS] | "CollectClasses" >> CollectClasses()
         written = (
             keyed
-            | "FlattenKeyed" >> beam.Flatten()
-            | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShards"
-            >> beam.ParDo(
-                WriteShardFn(self._output_dir, config, self._prefixes), beam.pvalue.AsSingleton(classes)
-            ).with_outputs(_REJECTED, main="shards")
+            | "FlattenShardKeyed" >> beam.Flatten()
+            | "WriteShards" >> WriteShards(output_dir, config, self._prefixes, classes)
         )
         rejected_by_reason = (
-            [parsed[_REJECTED], written[_REJECTED], pbegin | "NoRejections" >> beam.Create([None])]
+            (parsed[_REJECTED], written[_REJECTED])
             | "FlattenRejected" >> beam.Flatten()
-            | "OneKey" >> beam.Map(lambda r: (None, r))
-            | "GatherRejected" >> beam.GroupByKey()
-            | "WriteRejected" >> beam.FlatMap(_write_rejected, self._output_dir)
+            | "WriteRejections" >> WriteRejections(output_dir)
         )
-        totals = stats | "FlattenStats" >> beam.Flatten() | "SumStats" >> beam.CombineGlobally(SumCounts())
-        return (
-            pbegin
-            | "Finish" >> beam.Create([None])
-            | "WriteManifest"
-            >> beam.FlatMap(
-                _finish,
-                self._output_dir,
-                self._runs_dir,
-                config,
-                beam.pvalue.AsList(written.shards),
-                beam.pvalue.AsSingleton(totals),
-                beam.pvalue.AsSingleton(rejected_by_reason),
-                beam.pvalue.AsSingleton(classes),
-            )
-        )
+        totals = stats | "FlattenCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(SumCounts())
+        return {
+            "shards": written.shards,
+            "stats": totals,
+            "rejected_by_reason": rejected_by_reason,
+            "classes": classes,
+        } | "WriteManifest" >> WriteManifest(output_dir, runs_dir, config)

@@ -3,14 +3,13 @@
 Reads ExampleValidator's per-split anomalies, adds the train/eval skew and the drift
 from the previous run's statistics (``checks``), and writes an ``ExampleAnomalies``
 artifact in TFDV's layout (``Split-eval/SchemaDiff.pb``: skew, ``Split-train/SchemaDiff.pb``:
-drift) plus ``verdict.json``: every anomaly as one line, the notes, the decision. Its
+drift) plus the ``Verdict`` (``verdict.py``): every anomaly as one line, the notes, the decision. Its
 custom property ``passed`` (1/0) is what the pipeline's ``Cond`` around Transform,
 Trainer, Evaluator and Pusher reads; a stopped run is a normal outcome, not an error.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any
@@ -23,6 +22,7 @@ from tfx.types import artifact_utils
 
 from components.data_validation import checks
 from components.data_validation import schema as schema_lib
+from components.data_validation.verdict import Verdict
 from components.errors import UserError
 
 STATISTICS_KEY = "statistics"
@@ -34,7 +34,6 @@ DRIFT_THRESHOLD = "drift_threshold"
 PROCEED = "proceed_on_anomalies"
 PREVIOUS_STATISTICS = "previous_statistics"  # URI of a StatisticsGen artifact (drift baseline)
 CODE_FINGERPRINT = "code_fingerprint"
-VERDICT_FILE = "verdict.json"
 ANOMALIES_FILE = "SchemaDiff.pb"  # TFDV's and ExampleValidator's name
 PASSED = "passed"  # custom properties of the verdict
 PROCEEDED = "proceeded_despite_anomalies"
@@ -120,17 +119,15 @@ class Executor(base_executor.BaseExecutor):
         verdict.set_int_custom_property(PASSED, int(passed))
         verdict.set_int_custom_property(ANOMALY_COUNT, len(found))
         verdict.set_int_custom_property(PROCEEDED, int(bool(found) and proceed))
-        record = {
-            "passed": passed,
-            "proceeded_despite_anomalies": bool(found) and proceed,
-            "anomalies": [a.to_json() for a in found],
-            "lines": [a.line() for a in found],
-            "notes": notes,
-            "example_validator_anomalies": validator.uri,
-            "anomalies_uri": verdict.uri,
-        }
-        with fileio.open(os.path.join(verdict.uri, VERDICT_FILE), "w") as f:
-            f.write(json.dumps(record, indent=1, sort_keys=True))
+        Verdict(
+            passed=passed,
+            proceeded_despite_anomalies=bool(found) and proceed,
+            lines=[a.line() for a in found],
+            notes=notes,
+            anomalies_uri=verdict.uri,
+            example_validator_anomalies=validator.uri,
+            anomalies=[a.to_json() for a in found],
+        ).write(fileio.open)
         for note in notes:
             logging.info("DataGate: %s", note)
         for anomaly in found:
@@ -142,13 +139,3 @@ class Executor(base_executor.BaseExecutor):
                 len(found),
                 verdict.uri,
             )
-
-
-def read_verdict(uri: str) -> dict[str, Any]:
-    """A DataGate verdict as written (``verdict.json``)."""
-    path = os.path.join(uri, VERDICT_FILE)
-    try:
-        with fileio.open(path, "r") as f:
-            return json.loads(f.read())
-    except (OSError, ValueError) as e:  # a verdict that is not there is a broken artifact
-        raise UserError(f"cannot read the data validation verdict {path}: {e}") from None

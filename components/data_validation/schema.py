@@ -128,12 +128,6 @@ def constrain(
     return schema
 
 
-def ink_bound_points(schema: schema_pb2.Schema) -> int | None:
-    """The most points the schema allows a drawing (None: unbounded)."""
-    values = feature(schema, F.INK).value_count.max
-    return points_of(values) if values else None
-
-
 def to_text(schema: schema_pb2.Schema) -> str:
     """Canonical text format (stable field order), as ImportSchemaGen and TFDV read it."""
     from google.protobuf import text_format

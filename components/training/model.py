@@ -31,6 +31,27 @@ from components import features as F
 from components.training.config import ModelConfig
 
 
+def _leave_tf_keras_to_itself() -> None:
+    """Keras 2 (``tf_keras``) is not AutoGraph-converted, as TensorFlow already leaves ``keras`` alone.
+
+    AutoGraph rewrites the Python source of every function a ``tf.function`` reaches unless its module is on
+    a do-not-convert list. TensorFlow's list names ``keras`` but not ``tf_keras``, the same code under the name
+    tensorflow-transform makes every process use, so the first ``fit`` of a process spent ~15 s (5× the rest
+    of building the training graph) rewriting Keras's train step, optimizer and metrics; the graph and the
+    numbers are the same (BENCHMARKS.md, "The Trainer's first step"). Our own layers are still converted. A
+    TensorFlow without this private list only loses the speed.
+    """
+    try:
+        from tensorflow.python.autograph.core import config as autograph
+    except ImportError:
+        return
+    if not any(rule.matches("tf_keras") for rule in autograph.CONVERSION_RULES):
+        autograph.CONVERSION_RULES = (autograph.DoNotConvert("tf_keras"), *autograph.CONVERSION_RULES)
+
+
+_leave_tf_keras_to_itself()
+
+
 class LengthMask(keras.layers.Layer):
     """[batch, time] booleans, True on each drawing's first ``length`` steps (right-padded)."""
 

@@ -49,20 +49,47 @@ def validate_strokes(x: tf.Tensor, y: tf.Tensor, stroke_lengths: tf.Tensor, max_
     ]
 
 
+def weights_holder(model) -> tf.Module:
+    """A plain ``tf.Module`` that tracks the Keras model's variables, and nothing Keras.
+
+    Saving the Keras model object itself (``tf.saved_model.save(model)``, or passing it to the TFLite
+    converter, which saves it first) makes Keras trace every layer's ``call`` so that the SavedModel could
+    be reloaded as a Keras model. Nothing reloads it that way: TF Serving, TFMA, ``quickdraw serve`` and
+    ``predict`` use the signatures, and a warm start reads the weights file in ``assets.extra``. That
+    tracing was most of the export's time (BENCHMARKS.md); a holder of the variables saves the same
+    functions and weights without it.
+    """
+    holder = tf.Module()
+    holder.model_weights = list(model.weights)
+    return holder
+
+
+def serving_module(model, tf_transform_output: tft.TFTransformOutput, class_names: list[str]) -> tf.Module:
+    """What the SavedModel's root holds: the model's weights, the transform layer (tracked, so its
+    vocabulary assets are saved with it) and ``class_names()`` (output index → class name, for clients that
+    rank the probabilities themselves, as ``quickdraw predict`` does)."""
+    module = weights_holder(model)
+    module.tft_layer = tf_transform_output.transform_features_layer()
+    module.class_names = tf.function(lambda: tf.constant(class_names), input_signature=[])
+    return module
+
+
 def make_signatures(
-    model, tf_transform_output: tft.TFTransformOutput, class_names: list[str], top_k: int, max_points: int
+    module: tf.Module,
+    model,
+    tf_transform_output: tft.TFTransformOutput,
+    class_names: list[str],
+    top_k: int,
+    max_points: int,
 ) -> dict:
-    """The signatures to save ``model`` (``{ink, length}`` → logits) with."""
-    model.tft_layer = tf_transform_output.transform_features_layer()  # tracked: assets saved with the model
-    # Output index → class name, for clients that rank the probabilities themselves (`quickdraw predict`).
-    model.class_names = tf.function(lambda: tf.constant(class_names), input_signature=[])
+    """The signatures to save ``module`` with: ``model`` ({ink, length} → logits) behind the transform layer."""
     names = tf.constant(class_names)
     serving_spec = transform.raw_feature_spec(tf_transform_output, with_label=False)
     eval_spec = transform.raw_feature_spec(tf_transform_output, with_label=True)
     k = min(top_k, len(class_names))
 
     def predict(raw: dict) -> dict:
-        inputs = transform.dense_inputs(model.tft_layer(raw))
+        inputs = transform.dense_inputs(module.tft_layer(raw))
         probabilities = tf.nn.softmax(model(inputs, training=False), axis=-1)
         scores, indices = tf.math.top_k(probabilities, k=k)
         return {PROBABILITIES: probabilities, TOP_K_LABELS: tf.gather(names, indices), TOP_K_SCORES: scores}
@@ -86,10 +113,24 @@ def make_signatures(
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(serialized):
-        return transform.dense_inputs_with_label(model.tft_layer(tf.io.parse_example(serialized, eval_spec)))
+        return transform.dense_inputs_with_label(module.tft_layer(tf.io.parse_example(serialized, eval_spec)))
 
     return {
         SERVING_DEFAULT: serve_examples.get_concrete_function(),
         PREDICT_STROKES: serve_strokes.get_concrete_function(),
         TRANSFORM_FEATURES: transform_features.get_concrete_function(),
     }
+
+
+def save(
+    model,
+    directory: str,
+    tf_transform_output: tft.TFTransformOutput,
+    class_names: list[str],
+    top_k: int,
+    max_points: int,
+) -> None:
+    """The SavedModel in ``directory``: the serving module and its three signatures."""
+    module = serving_module(model, tf_transform_output, class_names)
+    sigs = make_signatures(module, model, tf_transform_output, class_names, top_k, max_points)
+    tf.saved_model.save(module, directory, signatures=sigs)

@@ -22,15 +22,20 @@ why and the SavedModel push is unaffected.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
 
 from components import features as F
+from components.training import signatures
 
 TFLITE_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"
@@ -68,25 +73,51 @@ def single_drawing_function(model) -> tf.types.experimental.ConcreteFunction:
     return probabilities.get_concrete_function()
 
 
+@contextlib.contextmanager
+def native_output_to_log(what: str) -> Iterator[None]:
+    """What TFLite's C++ code writes straight to the process's stderr (the converter's "Ignored
+    output_format", "Created TensorFlow Lite XNNPACK delegate for CPU") goes to the Python log at INFO instead:
+    the log file has it, and the terminal shows it only with ``-v``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            said = capture.read().decode("utf-8", errors="replace").strip()
+            if said:
+                logging.info("%s wrote:\n%s", what, said)
+
+
 def convert(model, variant: str) -> bytes:
     """The Keras model → TFLite flatbuffer, builtin ops only (a conversion needing Select TF ops fails)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown TFLite variant {variant!r}; one of {', '.join(VARIANTS)}")
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([single_drawing_function(model)], model)
+    # The variables' holder, not the Keras model: the converter saves what it is given first, and saving
+    # the Keras model traces every layer for nothing (``signatures.weights_holder``).
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [single_drawing_function(model)], signatures.weights_holder(model)
+    )
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if variant == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif variant == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    return converter.convert()
+    with native_output_to_log("the TFLite converter"):
+        return converter.convert()
 
 
 class Interpreter:
     """One TFLite model, one drawing at a time (the input is resized to each drawing's points)."""
 
     def __init__(self, content: bytes, threads: int | None = None) -> None:
-        self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads)
+        with native_output_to_log("the TFLite interpreter"):
+            self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads)
         inputs = {d["name"]: d for d in self.interpreter.get_input_details()}
         self.ink = next(d["index"] for n, d in inputs.items() if F.INK in n)
         self.length = next(d["index"] for n, d in inputs.items() if F.LENGTH in n)
@@ -97,8 +128,9 @@ class Interpreter:
         """ink [points, 3] → probabilities [classes + 1]."""
         points = int(ink.shape[0])
         if points != self.points:
-            self.interpreter.resize_tensor_input(self.ink, [1, points, 3])
-            self.interpreter.allocate_tensors()
+            with native_output_to_log("the TFLite interpreter"):  # XNNPACK says so on each allocation
+                self.interpreter.resize_tensor_input(self.ink, [1, points, 3])
+                self.interpreter.allocate_tensors()
             self.points = points
         self.interpreter.set_tensor(self.ink, ink.reshape(1, points, 3).astype(np.float32))
         self.interpreter.set_tensor(self.length, np.array([points], np.int64))

@@ -19,6 +19,7 @@ accepts from the conversion's manifest (``conversion_max_points``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import time
@@ -100,7 +101,10 @@ def example_records(
 
 class ProgressLog(keras.callbacks.Callback):
     """Logs step, loss, accuracy, examples/s and the time left every ``seconds`` (Keras prints one line
-    per epoch, and a Trainer runs one epoch). ``initial_step``: where a resumed run began."""
+    per epoch, and a Trainer runs one epoch). ``initial_step``: where a resumed run began.
+
+    The rate and the time left are measured from the end of the first step: the first step builds the
+    graph, and counting it as a step showed an ETA of hours on a run of minutes."""
 
     def __init__(
         self, total_steps: int, batch_size: int, initial_step: int = 0, seconds: float = PROGRESS_SECONDS
@@ -111,26 +115,39 @@ class ProgressLog(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None) -> None:
         self._start = self._last = time.monotonic()
+        self._first: tuple[float, int] | None = None  # (time, batches) at the end of the first step
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         now = time.monotonic()
         done = batch + 1  # in this run
         step = self.initial_step + done
+        if self._first is None:
+            self._first = (now, done)
+            if step != self.total_steps:
+                logging.info(
+                    "%s step %d/%d: the graph is built (%.0f s); the rate and the time left follow",
+                    PROGRESS_PREFIX,
+                    step,
+                    self.total_steps,
+                    now - self._start,
+                )
+                return
         if now - self._last < self.seconds and step != self.total_steps:
             return
         self._last = now
         logs = logs or {}
-        elapsed = max(now - self._start, 1e-9)
-        left = (self.total_steps - step) * elapsed / done
+        since, before = self._first
+        measured = done - before
+        rate = measured / (now - since) if measured and now > since else None
         logging.info(
-            "%s step %d/%d: loss %.4f, accuracy %.4f, %.0f examples/s, ETA %s",
+            "%s step %d/%d: loss %.4f, accuracy %.4f, %s examples/s, ETA %s",
             PROGRESS_PREFIX,
             step,
             self.total_steps,
             logs.get("loss", float("nan")),
             logs.get("accuracy", float("nan")),
-            done * self.batch_size / elapsed,
-            _duration(left),
+            f"{rate * self.batch_size:.0f}" if rate else "–",
+            _duration((self.total_steps - step) / rate) if rate else "–",
         )
 
 
@@ -179,30 +196,29 @@ def _identity(fn_args) -> dict:
     }
 
 
-def run_fn(fn_args) -> None:
-    """The TFX Trainer's entry point (``tfx.components.Trainer(run_fn=...)``).
+@dataclasses.dataclass
+class Start:
+    """Where training begins: the model (in the strategy's scope), its checkpoints, and the step to resume
+    from (0 unless an interrupted run of the same Trainer left a checkpoint)."""
 
-    Resumes from the checkpoints of an interrupted run of the same Trainer, or starts
-    from the latest blessed model (``warm_start``) or from scratch; writes a
-    ``training_summary.json`` beside the TensorBoard logs saying which.
-    """
-    config = TrainingConfig.from_custom_config(fn_args.custom_config)
-    logging.info("training config: %s", json.dumps(config.to_custom_config()))
-    keras.utils.set_random_seed(config.seed)
-    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    tft_layer = tf_transform_output.transform_features_layer()
-    names = transform.class_names(tf_transform_output)
-    summary: dict = {"train_steps": fn_args.train_steps, "bucket_by_length": config.bucket_by_length}
+    model: keras.Model
+    resumable: Resumable
+    step: int
+    global_batch: int
 
+
+def start_training(fn_args, config: TrainingConfig, names: list[str], summary: dict) -> Start:
+    """Build the model in a ``tf.distribute`` scope; resume from this Trainer's own checkpoints, else start
+    from the latest blessed model when ``--warm-start`` and it fits, else cold. ``summary`` records which."""
     strategy = distribution_strategy()
     # Global batch: each replica gets batch_size (the tutorial's per-device batch).
     global_batch = config.batch_size * strategy.num_replicas_in_sync
     with strategy.scope():
         model = model_lib.build_model(len(names), config.model)
         resumable = Resumable(checkpoint_directory(_checkpoint_root(fn_args), _identity(fn_args)), model)
-        start = resumable.restore()
-    if start:
-        logging.info("%s resuming from step %d (%s)", PROGRESS_PREFIX, start, resumable.directory)
+        step = resumable.restore()
+    if step:
+        logging.info("%s resuming from step %d (%s)", PROGRESS_PREFIX, step, resumable.directory)
     elif config.warm_start and fn_args.base_model:
         why_not = warm_start.load(model, fn_args.base_model, names, config.model)
         summary["warm_start"] = {"from": fn_args.base_model, "loaded": why_not is None, "reason": why_not}
@@ -213,41 +229,52 @@ def run_fn(fn_args) -> None:
     elif config.warm_start:
         summary["warm_start"] = {"from": None, "loaded": False, "reason": "no blessed model yet"}
         logging.info("%s warm start: no blessed model yet, starting cold", PROGRESS_PREFIX)
-    summary["resumed_from_step"] = start
+    summary["resumed_from_step"] = step
+    return Start(model, resumable, step, global_batch)
 
-    window = config.bucket_window if config.bucket_by_length else None
-    if start < fn_args.train_steps:
-        train = make_dataset(
-            fn_args.train_files,
-            tf_transform_output,
-            tft_layer,
-            global_batch,
-            config.shuffle_buffer,
-            config.seed,
-            bucket_window=window,
-            skip_batches=start,
-        )
-        # Not bucketed: the first `eval_steps` batches of length-sorted windows would be the shortest drawings.
-        evaluation = make_dataset(fn_args.eval_files, tf_transform_output, tft_layer, global_batch)
-        model.fit(
-            train,
-            steps_per_epoch=fn_args.train_steps - start,
-            epochs=1,
-            validation_data=evaluation,
-            validation_steps=fn_args.eval_steps,
-            callbacks=[
-                keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=100),
-                ProgressLog(fn_args.train_steps, global_batch, initial_step=start),
-                CheckpointEvery(resumable, start, config.checkpoint_steps, config.checkpoint_seconds),
-            ],
-            verbose=2,
-        )
+
+def fit(fn_args, config: TrainingConfig, tf_transform_output, tft_layer, start: Start) -> None:
+    """Train the steps left (all of them unless resumed), with TensorBoard logs, progress lines and
+    checkpoints; the eval split's first ``eval_steps`` batches are Keras's validation."""
+    if start.step >= fn_args.train_steps:
+        return
+    train = make_dataset(
+        fn_args.train_files,
+        tf_transform_output,
+        tft_layer,
+        start.global_batch,
+        config.shuffle_buffer,
+        config.seed,
+        bucket_window=config.bucket_window if config.bucket_by_length else None,
+        skip_batches=start.step,
+    )
+    # Not bucketed: the first `eval_steps` batches of length-sorted windows would be the shortest drawings.
+    evaluation = make_dataset(fn_args.eval_files, tf_transform_output, tft_layer, start.global_batch)
+    start.model.fit(
+        train,
+        steps_per_epoch=fn_args.train_steps - start.step,
+        epochs=1,
+        validation_data=evaluation,
+        validation_steps=fn_args.eval_steps,
+        callbacks=[
+            keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=100),
+            ProgressLog(fn_args.train_steps, start.global_batch, initial_step=start.step),
+            CheckpointEvery(start.resumable, start.step, config.checkpoint_steps, config.checkpoint_seconds),
+        ],
+        verbose=0,  # the progress lines say it: Keras's own per-epoch line would repeat them
+    )
+
+
+def export(
+    fn_args, config: TrainingConfig, model, tf_transform_output, names: list[str], summary: dict
+) -> None:
+    """The SavedModel with its serving signatures, the weights for a later warm start, and ``model.tflite``
+    beside it when it agrees with the SavedModel (its parity figures go into ``summary``)."""
     # Before the signatures attach the transform layer: the weights file holds the model's own layers only.
     warm_start.write(model, fn_args.serving_model_dir, names, config.model)
     max_points = conversion_max_points(fn_args.train_files)
-    sigs = signatures.make_signatures(model, tf_transform_output, names, config.top_k, max_points)
     logging.info("%s saving the model with its signatures to %s", PROGRESS_PREFIX, fn_args.serving_model_dir)
-    tf.saved_model.save(model, fn_args.serving_model_dir, signatures=sigs)
+    signatures.save(model, fn_args.serving_model_dir, tf_transform_output, names, config.top_k, max_points)
     if config.tflite != tflite_export.NONE:
         logging.info(
             "%s converting to TFLite (%s) and checking it against the SavedModel",
@@ -257,10 +284,29 @@ def run_fn(fn_args) -> None:
         records = example_records(fn_args.eval_files, repeat=False).take(tflite_export.PARITY_DRAWINGS)
         inks = tflite_export.eval_inks(list(records.as_numpy_iterator()))
         summary["tflite"] = tflite_export.export(model, fn_args.serving_model_dir, names, config.tflite, inks)
-    summary["optimizer_iterations"] = int(
-        model.optimizer.iterations.numpy()
-    )  # steps trained, resumed included
-    resumable.remove()  # the model is saved: a re-run of this Trainer starts afresh
+
+
+def write_summary(fn_args, summary: dict) -> None:
+    """``training_summary.json`` beside the TensorBoard logs: how the run started and what it trained."""
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(posixpath.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         f.write(json.dumps(summary, indent=2))
+
+
+def run_fn(fn_args) -> None:
+    """The TFX Trainer's entry point (``tfx.components.Trainer(run_fn=...)``): start (resume, warm start or
+    cold), fit, export, and say how it went in ``training_summary.json``."""
+    config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    logging.info("training config: %s", json.dumps(config.to_custom_config()))
+    keras.utils.set_random_seed(config.seed)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_layer = tf_transform_output.transform_features_layer()
+    names = transform.class_names(tf_transform_output)
+    summary: dict = {"train_steps": fn_args.train_steps, "bucket_by_length": config.bucket_by_length}
+
+    start = start_training(fn_args, config, names, summary)
+    fit(fn_args, config, tf_transform_output, tft_layer, start)
+    export(fn_args, config, start.model, tf_transform_output, names, summary)
+    summary["optimizer_iterations"] = int(start.model.optimizer.iterations.numpy())  # resumed steps included
+    start.resumable.remove()  # the model is saved: a re-run of this Trainer starts afresh
+    write_summary(fn_args, summary)

@@ -23,14 +23,15 @@ from google.protobuf import json_format
 from kfp.local import executor_input_utils, placeholder_utils
 
 from components.data_validation import executor as data_gate
+from components.data_validation.verdict import Verdict
 from components.errors import UserError
 from components.training.config import PROGRESS_PREFIX
-from pipeline.fingerprints import DATA_GATE, EVALUATOR, PUSHER
 from pipeline.kubeflow_local import conditions, launcher
 from pipeline.kubeflow_local.metadata import Artifact, LocalMetadata
 from pipeline.kubeflow_local.spec import CompiledPipeline, Task, load
 from pipeline.local_run import exclusive
-from pipeline.outcome import DataVerdict, Outcome, evaluation_of
+from pipeline.outcome import Outcome
+from pipeline.runs import DATA_GATE, EVALUATOR, PUSHER
 
 WORKDIR = "run-local"  # default: under the compiled pipeline root
 LOGS = "logs"
@@ -198,18 +199,16 @@ def _cache_key(task: Task, inputs: dict[str, list[Artifact]]) -> str:
 def _outcome(run_id: str, done: dict[str, TaskRun]) -> Outcome | None:
     """The run's outcome from its artifacts: the data verdict, the blessing and why, the push."""
     gate = done.get(DATA_GATE)
-    verdict = DataVerdict.at(gate.outputs[data_gate.VERDICT_KEY][0]["uri"]) if gate and gate.outputs else None
+    verdict = Verdict.read(gate.outputs[data_gate.VERDICT_KEY][0]["uri"]) if gate and gate.outputs else None
     evaluator = done.get(EVALUATOR)
     if evaluator is None or not evaluator.outputs:
         if verdict is None:
             return None
-        return Outcome(run_id, {}, False, [], {}, None, None, verdict)
-    evaluation_uri = evaluator.outputs["evaluation"][0]["uri"]
-    blessed, reasons, metrics = evaluation_of(evaluation_uri)
+        return Outcome.not_trained(run_id, {}, verdict)
     pushed_to = None
     pusher = done.get(PUSHER)
     if pusher is not None and pusher.outputs:
         pushed = pusher.outputs["pushed_model"][0].get("metadata", {})
         if pushed.get("pushed"):
             pushed_to = pushed.get("pushed_destination")
-    return Outcome(run_id, {}, blessed, reasons, metrics, pushed_to, evaluation_uri, verdict)
+    return Outcome.evaluated(run_id, {}, evaluator.outputs["evaluation"][0]["uri"], pushed_to, verdict)

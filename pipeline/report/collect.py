@@ -23,8 +23,8 @@ import numpy as np
 
 from components import features as F
 from components.training import evaluation
+from pipeline import runs
 from pipeline.configs import PIPELINE_NAME
-from pipeline.fingerprints import DATA_GATE
 from pipeline.outcome import METRIC_LABELS, Outcome, outcome
 from pipeline.report import data
 
@@ -57,25 +57,28 @@ class Misclassified:
 
 @dataclasses.dataclass
 class Report:
+    """Everything the page shows. A run the data validation stopped has only the outcome, the data section
+    and the provenance: the evaluation's fields keep their empty defaults."""
+
     outcome: Outcome
-    thresholds: list[Threshold]
-    has_baseline: bool
-    baseline: dict[str, float]
-    per_class: list[SliceRow]
-    by_country: list[SliceRow]
-    by_recognized: list[SliceRow]
-    confused: list[tuple[str, str, int]]
-    misclassified: list[Misclassified]
-    scanned: int
     provenance: dict[str, Any]
     data: data.DataSection | None = None
+    thresholds: list[Threshold] = dataclasses.field(default_factory=list)
+    has_baseline: bool = False
+    baseline: dict[str, float] = dataclasses.field(default_factory=dict)
+    per_class: list[SliceRow] = dataclasses.field(default_factory=list)
+    by_country: list[SliceRow] = dataclasses.field(default_factory=list)
+    by_recognized: list[SliceRow] = dataclasses.field(default_factory=list)
+    confused: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
+    misclassified: list[Misclassified] = dataclasses.field(default_factory=list)
+    scanned: int = 0
 
     def text_summary(self) -> str:
         if not self.outcome.trained:
             return self.outcome.summary()
         lines = [self.outcome.summary().splitlines()[0], self.outcome.summary().splitlines()[1]]
         verdict = self.data.verdict if self.data else None
-        if verdict and verdict.proceeded:
+        if verdict and verdict.proceeded_despite_anomalies:
             lines.append(f"Data anomalies: {len(verdict.lines)}, trained anyway (--proceed-on-anomalies)")
         for t in self.thresholds:
             state = "not applied" if t.passed is None else ("passed" if t.passed else "FAILED")
@@ -200,8 +203,8 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
 
     result_outcome = outcome(pipeline_root, pipeline_name, run_id)
     nodes = result_outcome.nodes
-    data_section = data.collect(nodes, DATA_GATE)
-    examples = nodes["QuickDrawExampleGen"]
+    data_section = data.collect(runs.Run(result_outcome.run_id, nodes))
+    examples = nodes[runs.EXAMPLE_GEN]
     corpus = {
         k: examples.custom("examples", k)
         for k in ("lines_read", "written", "rejected", "filtered", "over_cap")
@@ -216,7 +219,7 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
             "corpus": corpus,
             "classes": examples.custom("examples", "classes"),
         }
-        return Report(result_outcome, [], False, {}, [], [], [], [], [], 0, provenance, data_section)
+        return Report(outcome=result_outcome, provenance=provenance, data=data_section)
     result = tfma.load_eval_result(result_outcome.evaluation_uri)
     overall = (result.get_metrics_for_slice() or {}) if result else {}
     has_baseline = any(k.endswith("_diff") for k in overall)
@@ -227,19 +230,19 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
         and "doubleValue" in overall.get(k, {})
         and "doubleValue" in overall.get(k + "_diff", {})
     }
-    model_dir = os.path.join(nodes["Trainer"].uri("model"), "Format-Serving")
+    trainer = nodes[runs.TRAINER]
+    model_dir = os.path.join(trainer.uri("model"), "Format-Serving")
     model = tf.saved_model.load(model_dir)  # loaded once: class names here, predictions in _misclassified
     names = [n.decode() for n in model.class_names().numpy()]
     per_class = sorted(_slices(result, F.WORD), key=lambda r: (r.accuracy, -r.count, r.name))
     by_country = sorted(_slices(result, F.COUNTRYCODE), key=lambda r: (-r.count, r.name))
     by_recognized = sorted(_slices(result, F.RECOGNIZED), key=lambda r: r.name)
     misclassified, scanned = _misclassified(examples.uri("examples"), model, MAX_MISCLASSIFIED)
-    trainer = nodes["Trainer"].execution.custom_properties
     provenance = {
         "pipeline": pipeline_name,
         "pipeline root": pipeline_root,
         "run id": result_outcome.run_id,
-        "model": nodes["Trainer"].uri("model"),
+        "model": trainer.uri("model"),
         "examples": examples.uri("examples"),
         "evaluation": result_outcome.evaluation_uri,
         "pushed to": result_outcome.pushed_to or "not pushed",
@@ -249,24 +252,25 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
         "classes": examples.custom("examples", "classes"),
     }
     return Report(
-        result_outcome,
-        _thresholds(result.config, overall, has_baseline),
-        has_baseline,
-        baseline,
-        per_class,
-        by_country,
-        by_recognized,
-        _confused(result, names),
-        misclassified,
-        scanned,
-        provenance,
-        data_section,
+        outcome=result_outcome,
+        provenance=provenance,
+        data=data_section,
+        thresholds=_thresholds(result.config, overall, has_baseline),
+        has_baseline=has_baseline,
+        baseline=baseline,
+        per_class=per_class,
+        by_country=by_country,
+        by_recognized=by_recognized,
+        confused=_confused(result, names),
+        misclassified=misclassified,
+        scanned=scanned,
     )
 
 
-def _json_field(properties, name: str) -> dict:
-    value = properties.get(name)
+def _json_field(node: runs.NodeRun, name: str) -> dict:
+    """An execution parameter that TFX records as JSON text (train_args, custom_config); {} if absent."""
+    value = node.parameter(name)
     try:
-        return json.loads(value.string_value) if value is not None and value.string_value else {}
+        return json.loads(value) if isinstance(value, str) and value else {}
     except ValueError:
         return {}

@@ -13,7 +13,9 @@ import os
 
 from components import features as F
 from components.data_validation.checks import feature_statistics
-from pipeline.outcome import DataVerdict, NodeRun
+from components.data_validation.verdict import Verdict
+from pipeline import runs
+from pipeline.runs import Run
 
 SPLITS = ("train", "eval")
 VALUES_PER_POINT = 3
@@ -37,7 +39,7 @@ class DataSection:
     counts_by_class: dict[str, dict[str, int]]  # class → split → drawings
     counts_by_country: dict[str, dict[str, int]]
     lengths: list[Lengths]
-    verdict: DataVerdict | None  # None: a run from before the DataGate
+    verdict: Verdict | None  # None: a run from before the DataGate
     statistics_uri: str
 
 
@@ -82,18 +84,20 @@ def _by_split(per_split: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]
     return dict(sorted(merged.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])))
 
 
-def collect(nodes: dict[str, NodeRun], gate_node: str) -> DataSection | None:
+def collect(run: Run) -> DataSection | None:
     """The data section of a run, or None when its statistics are not recorded."""
-    statistics = nodes.get("StatisticsGen")
+    statistics = run.nodes.get(runs.STATISTICS_GEN)
     if statistics is None:
         return None
     uri = statistics.uri("statistics")
     per_split = {split: split_statistics(uri, split) for split in SPLITS}
     lengths = [found for split, stats in per_split.items() if (found := _lengths(stats, split))]
     return DataSection(
-        _by_split({s: value_counts(stats, F.WORD) for s, stats in per_split.items()}),
-        _by_split({s: value_counts(stats, F.COUNTRYCODE) for s, stats in per_split.items()}),
-        lengths,
-        DataVerdict.of(nodes[gate_node]) if gate_node in nodes else None,
-        uri,
+        counts_by_class=_by_split({s: value_counts(stats, F.WORD) for s, stats in per_split.items()}),
+        counts_by_country=_by_split(
+            {s: value_counts(stats, F.COUNTRYCODE) for s, stats in per_split.items()}
+        ),
+        lengths=lengths,
+        verdict=run.verdict(),
+        statistics_uri=uri,
     )

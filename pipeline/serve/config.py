@@ -21,7 +21,7 @@ def _path_segment(name: str) -> str | None:
 
 
 @dataclasses.dataclass(frozen=True)
-class ServeSettings:
+class ServeConfig:
     model_name: str = setting(
         DEFAULT_MODEL_NAME, "the model's name in the REST paths (/v1/models/NAME)", _path_segment
     )

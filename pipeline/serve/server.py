@@ -33,7 +33,7 @@ import tornado.netutil
 import tornado.web
 
 from pipeline.serve import rest
-from pipeline.serve.config import ServeSettings
+from pipeline.serve.config import ServeConfig
 from pipeline.serve.versions import ModelVersions, load_saved_model
 
 logger = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ class NotFoundHandler(_Handler):
 class ServingApp:
     """The versions, the thread pool and the Tornado application, wired together."""
 
-    def __init__(self, serving_dir: str, settings: ServeSettings, versions: ModelVersions | None = None):
+    def __init__(self, serving_dir: str, settings: ServeConfig, versions: ModelVersions | None = None):
         self.settings = settings
         self.versions = versions or ModelVersions(serving_dir, load_saved_model, settings.poll_seconds)
         self.pool = concurrent.futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="predict")
@@ -265,7 +265,7 @@ def _content_security_policy(page: bytes) -> str:
     )
 
 
-def serve(serving_dir: str, settings: ServeSettings) -> int:
+def serve(serving_dir: str, settings: ServeConfig) -> int:
     """Loads the newest version, serves until SIGINT/SIGTERM. Prints the address when ready."""
     if not os.path.isdir(serving_dir):
         from pipeline.predict import ModelNotFound
