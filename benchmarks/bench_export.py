@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import write_json  # also puts the project on sys.path
 
 
 def main() -> int:
@@ -122,10 +121,7 @@ def main() -> int:
             return f"{statistics.median(values):.1f}{unit} [{min(values):.1f}, {max(values):.1f}]"
 
         print(f"| {step} | {fmt(keras_s)} | {fmt(holder_s)} | {fmt(ratios, '×')} |")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_json(args.json, results)
     return 0
 
 

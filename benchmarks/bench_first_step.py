@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from harness import REPO, write_json
 
 CHILD = """
 import json, sys, time
@@ -72,10 +72,7 @@ def main() -> int:
     print(f"| tf_keras left to itself (the Trainer now) | {fmt(left)} |")
     print(f"| ratio, per pair | {fmt([c / n for c, n in zip(converted, left)], '×')} |")
     print(f"identical losses in every run: {json.loads(losses['converted'].pop())}")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_json(args.json, results)
     return 0
 
 
