@@ -505,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kubeflow(subparsers)
     _add_report(subparsers)
     _add_schema(subparsers)
+    add_verbose_to_every_command(parser)
     return parser
 
 
@@ -525,7 +526,6 @@ def add_verbose_to_every_command(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    add_verbose_to_every_command(parser)
     args, extra = parser.parse_known_args(argv)
     if argv is None:
         # TFX's Beam executors parse sys.argv with absl (`flags.FLAGS(sys.argv + beam_args, known_only=True)`),

@@ -13,7 +13,7 @@ import dataclasses
 from components.data_validation.verdict import Verdict
 from components.training import evaluation
 from pipeline import runs
-from pipeline.runs import NodeRun, RunNotFound  # noqa: F401  (RunNotFound: what `outcome` raises)
+from pipeline.runs import NodeRun
 
 METRIC_LABELS = {
     evaluation.ACCURACY: "accuracy",
@@ -113,13 +113,15 @@ def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -
     verdict = newest.verdict()
     if verdict is not None and not verdict.passed:
         return Outcome.not_trained(newest.run_id, newest.nodes, verdict)
-    run = recorded.find(run_id, with_node=runs.EVALUATOR)
+    # The newest run, when it got as far as its Evaluator (no second read of it); else the newest that did.
+    run = newest if runs.EVALUATOR in newest.nodes else recorded.find(run_id, with_node=runs.EVALUATOR)
     pusher = run.nodes.get(runs.PUSHER)
     pushed_to = None
     if pusher is not None and pusher.custom("pushed_model", "pushed"):
         pushed_to = pusher.custom("pushed_model", "pushed_destination")
     evaluation_uri = run.nodes[runs.EVALUATOR].uri("evaluation")
-    return Outcome.evaluated(run.run_id, run.nodes, evaluation_uri, pushed_to, run.verdict())
+    data = verdict if run is newest else run.verdict()
+    return Outcome.evaluated(run.run_id, run.nodes, evaluation_uri, pushed_to, data)
 
 
 def evaluation_of(evaluation_uri: str) -> tuple[bool, list[str], dict[str, float]]:

@@ -52,7 +52,6 @@ def test_the_pages_show_commands_to_check():
 def test_every_command_on_the_pages_parses(page, command):
     argv = shlex.split(command)[1:]
     parser = cli.build_parser()
-    cli.add_verbose_to_every_command(parser)
     args, extra = parser.parse_known_args(
         argv
     )  # SystemExit (exit 2, a message) on an unknown command or flag
