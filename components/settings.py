@@ -76,6 +76,14 @@ def base_type(annotation: Any) -> type:
     return base_type(args[0]) if len(args) == 1 else annotation
 
 
+def item_type(annotation: Any) -> type:
+    """The type of a tuple setting's items: ``tuple[float, ...]`` → ``float`` (else ``int``)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(args) == 1 and typing.get_origin(args[0]) is tuple:  # tuple[...] | None
+        return item_type(args[0])
+    return float if args and args[0] is float else int
+
+
 def validate(config: Any) -> None:
     """Every field's ``check`` (None passes: "not set"); raises ConfigError naming the flag."""
     for f in fields(config):

@@ -28,6 +28,7 @@ from components.conversion.config import ConversionConfig
 from components.data_validation.config import ValidationConfig
 from components.errors import UserError
 from components.training.config import ModelConfig, TrainingConfig
+from components.tuning.config import TuningConfig
 from pipeline import console
 from pipeline.configs import PIPELINE_NAME, PipelineConfig
 
@@ -35,14 +36,15 @@ BEAM_COMMANDS = ("convert", "run", "kubeflow")  # the sub-commands that pass unk
 T = TypeVar("T")
 
 
-def _checked(kind: type, check: settings.Check | None) -> Callable[[str], Any]:
-    """An argparse ``type``: parse as ``kind``, then apply the setting's bounds."""
+def _checked(kind: type, check: settings.Check | None, item: type = int) -> Callable[[str], Any]:
+    """An argparse ``type``: parse as ``kind`` (a tuple: comma-separated ``item``s), then apply the bounds."""
 
     def parse(text: str) -> Any:
         try:
-            value = tuple(int(v) for v in text.split(",")) if kind is tuple else kind(text)
+            value = tuple(item(v) for v in text.split(",")) if kind is tuple else kind(text)
         except ValueError:
-            expected = "comma-separated integers" if kind is tuple else f"a {kind.__name__}"
+            items = "integers" if item is int else "numbers"
+            expected = f"comma-separated {items}" if kind is tuple else f"a {kind.__name__}"
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
         why = check(value) if check else None
         if why:
@@ -72,7 +74,7 @@ def add_config_flags(p: argparse.ArgumentParser, cls: type, title: str | None = 
         default = ",".join(map(str, f.default)) if kind is tuple else f.default
         p.add_argument(
             settings.flag_name(f.name),
-            type=_checked(kind, f.metadata.get("check")),
+            type=_checked(kind, f.metadata.get("check"), settings.item_type(types[f.name])),
             default=f.default,
             help=help_text + ("" if default is None else f" (default {default})"),
         )
@@ -218,6 +220,7 @@ def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
     add_config_flags(p, ValidationConfig, "data validation (before Transform and training)")
     add_config_flags(p, TrainingConfig, "training (the Trainer)")
     add_config_flags(p, ModelConfig, "model (the tutorial's architecture by default)")
+    add_config_flags(p, TuningConfig, "tuning (TFX's Tuner before the Trainer; off by default)")
 
 
 def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -228,6 +231,7 @@ def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
         conversion=config_from_args(ConversionConfig, args),
         validation=config_from_args(ValidationConfig, args),
         training=config_from_args(TrainingConfig, args, model=model),
+        tuning=config_from_args(TuningConfig, args),
     )
 
 

@@ -18,6 +18,7 @@ from components.conversion.config import ConversionConfig
 from components.data_validation.config import ValidationConfig
 from components.settings import at_least, between, setting
 from components.training.config import TrainingConfig
+from components.tuning.config import TuningConfig
 
 PIPELINE_NAME = "quickdraw"
 
@@ -37,6 +38,7 @@ class PipelineConfig:
     conversion: ConversionConfig = ConversionConfig()  # the ExampleGen's parameters, as `quickdraw convert`'s
     validation: ValidationConfig = ValidationConfig()  # the schema, the skew/drift thresholds, the gate
     training: TrainingConfig = TrainingConfig()
+    tuning: TuningConfig = TuningConfig()  # TFX's Tuner before the Trainer (off by default), or its result
 
     def __post_init__(self) -> None:
         settings.validate(self)

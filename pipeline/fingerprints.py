@@ -29,7 +29,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 
-from pipeline.runs import DATA_GATE, EVALUATOR, EXAMPLE_GEN, PUSHER, TRAINER, TRANSFORM
+from pipeline.runs import DATA_GATE, EVALUATOR, EXAMPLE_GEN, PUSHER, TRAINER, TRANSFORM, TUNER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,20 @@ class Stage:
     sources: tuple[str, ...]  # files or folders, relative to the repository root
     reads: tuple[str, ...] = ()  # the stages whose outputs it consumes
 
+
+# The Trainer's code: the model, its input pipeline, its export (the Tuner's trials run it too).
+TRAINING_CODE = (
+    "components/training/config.py",
+    "components/training/model.py",
+    "components/training/trainer.py",
+    "components/training/signatures.py",
+    "components/training/ink_tf.py",
+    "components/training/batching.py",
+    "components/training/augment.py",
+    "components/training/checkpoints.py",
+    "components/training/warm_start.py",
+    "components/training/tflite_export.py",
+)
 
 STAGES: dict[str, Stage] = {
     # The conversion library, the component around it, and what every config is built on.
@@ -62,20 +76,9 @@ STAGES: dict[str, Stage] = {
         ),
         reads=(EXAMPLE_GEN,),
     ),
-    TRAINER: Stage(
-        (
-            "components/training/config.py",
-            "components/training/model.py",
-            "components/training/trainer.py",
-            "components/training/signatures.py",
-            "components/training/ink_tf.py",
-            "components/training/batching.py",
-            "components/training/checkpoints.py",
-            "components/training/warm_start.py",
-            "components/training/tflite_export.py",
-        ),
-        reads=(EXAMPLE_GEN, TRANSFORM),
-    ),
+    TRAINER: Stage(TRAINING_CODE, reads=(EXAMPLE_GEN, TRANSFORM)),
+    # The search, and the Trainer's code each trial runs.
+    TUNER: Stage(("components/tuning", *TRAINING_CODE), reads=(EXAMPLE_GEN, TRANSFORM)),
     EVALUATOR: Stage(("components/training/evaluation.py",), reads=(EXAMPLE_GEN, TRAINER)),
     PUSHER: Stage(("components/pusher",), reads=(TRAINER, EVALUATOR)),
 }

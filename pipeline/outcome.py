@@ -34,6 +34,7 @@ class Outcome:
     pushed_to: str | None
     evaluation_uri: str | None  # None: not trained (stopped by the data validation)
     data: Verdict | None = None  # None: a run from before the DataGate existed
+    hyperparameters: runs.Hyperparameters | None = None  # None: trained on the settings alone
 
     @classmethod
     def not_trained(cls, run_id: str, nodes: dict[str, NodeRun], data: Verdict) -> Outcome:
@@ -84,6 +85,8 @@ class Outcome:
             f"{label} {self.metrics[key]:.4g}" for key, label in METRIC_LABELS.items() if key in self.metrics
         )
         lines = [f"run {self.run_id}: {shown}", *(self.data.summary() if self.data else [])]
+        if self.hyperparameters:
+            lines.append(self.hyperparameters.summary())
         if self.blessed:
             lines.append(
                 f"Model blessed; pushed to {self.pushed_to}." if self.pushed_to else "Model blessed."
@@ -121,7 +124,9 @@ def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -
         pushed_to = pusher.custom("pushed_model", "pushed_destination")
     evaluation_uri = run.nodes[runs.EVALUATOR].uri("evaluation")
     data = verdict if run is newest else run.verdict()
-    return Outcome.evaluated(run.run_id, run.nodes, evaluation_uri, pushed_to, data)
+    result = Outcome.evaluated(run.run_id, run.nodes, evaluation_uri, pushed_to, data)
+    result.hyperparameters = run.hyperparameters()
+    return result
 
 
 def evaluation_of(evaluation_uri: str) -> tuple[bool, list[str], dict[str, float]]:

@@ -32,11 +32,13 @@ from components.example_gen import QuickDrawExampleGen
 from components.pusher import VersionedPusher
 from components.training import evaluation
 from components.training.config import CHECKPOINT_ROOT_KEY, CODE_FINGERPRINT_KEY
+from components.tuning import config as tuning_config
 from pipeline import fingerprints, runs
 from pipeline.configs import PipelineConfig
 
 PREPROCESSING_FN = "components.training.transform.preprocessing_fn"
 RUN_FN = "components.training.trainer.run_fn"
+TUNER_FN = "components.tuning.tuner.tuner_fn"
 CHECKPOINTS_DIR = "checkpoints"  # under the pipeline root: where an interrupted Trainer's re-run resumes from
 
 
@@ -85,9 +87,11 @@ def create_pipeline(
         previous_statistics=settings.validation.drift_baseline or drift_baseline,
         code_fingerprint=code[runs.DATA_GATE],
     ).with_id(runs.DATA_GATE)
+    # Outside the gate: an Importer reads no data (and KFP's importer tasks take no trigger condition).
+    importer = _hyperparameters_importer(settings)
     with tfx.dsl.Cond(data_gate.outputs["verdict"].future()[0].custom_property(PASSED) == 1):
-        transform, trainer, baseline, evaluator, pusher = _training(
-            settings, pipeline_root, serving_dir, code, examples, schema
+        transform, tuner, trainer, baseline, evaluator, pusher = _training(
+            settings, pipeline_root, serving_dir, code, examples, schema, importer
         )
     components: list[BaseComponent] = [
         example_gen,
@@ -95,7 +99,9 @@ def create_pipeline(
         schema_gen,
         example_validator,
         data_gate,
+        *([importer] if importer else []),
         transform,
+        *([tuner] if tuner else []),
         trainer,
         baseline,
         evaluator,
@@ -111,8 +117,11 @@ def create_pipeline(
     )
 
 
-def _training(settings: PipelineConfig, pipeline_root: str, serving_dir: str, code, examples, schema):
-    """Transform → Trainer → Evaluator (against the latest blessed model) → Pusher."""
+def _training(
+    settings: PipelineConfig, pipeline_root: str, serving_dir: str, code, examples, schema, importer
+):
+    """Transform → (Tuner, or an imported result) → Trainer → Evaluator (against the latest blessed model)
+    → Pusher."""
     transform = tfx.components.Transform(
         examples=examples,
         schema=schema,
@@ -130,10 +139,17 @@ def _training(settings: PipelineConfig, pipeline_root: str, serving_dir: str, co
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id(runs.BLESSED_MODEL_RESOLVER)
+    tuner = _tuner(settings, code, examples, transform.outputs["transform_graph"])
+    hyperparameters = None  # the Trainer's settings alone
+    if tuner is not None:
+        hyperparameters = tuner.outputs["best_hyperparameters"]
+    elif importer is not None:
+        hyperparameters = importer.outputs["result"]
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=examples,
         transform_graph=transform.outputs["transform_graph"],
+        hyperparameters=hyperparameters,
         # Only with --warm-start: an input re-runs the Trainer whenever a newer model is blessed.
         base_model=baseline.outputs["model"] if settings.training.warm_start else None,
         train_args=tfx.proto.TrainArgs(num_steps=settings.train_steps),
@@ -159,7 +175,33 @@ def _training(settings: PipelineConfig, pipeline_root: str, serving_dir: str, co
         ),
         custom_config={CODE_FINGERPRINT_KEY: code[runs.PUSHER]},
     ).with_id(runs.PUSHER)
-    return transform, trainer, baseline, evaluator, pusher
+    return transform, tuner, trainer, baseline, evaluator, pusher
+
+
+def _tuner(settings: PipelineConfig, code, examples, transform_graph) -> BaseComponent | None:
+    """TFX's Tuner (``--tune``): a random search whose best hyperparameters the Trainer uses."""
+    tuning = settings.tuning
+    if not tuning.tune:
+        return None
+    return tfx.components.Tuner(
+        tuner_fn=TUNER_FN,
+        examples=examples,
+        transform_graph=transform_graph,
+        train_args=tfx.proto.TrainArgs(num_steps=tuning.tune_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=settings.eval_steps),
+        custom_config=tuning_config.custom_config(settings.training, tuning, code[runs.TUNER]),
+    ).with_id(runs.TUNER)
+
+
+def _hyperparameters_importer(settings: PipelineConfig) -> BaseComponent | None:
+    """``--hyperparameters FILE``: an earlier Tuner's result imported as a HyperParameters artifact, TFX's
+    pattern for reusing one without tuning again."""
+    if not settings.tuning.hyperparameters:
+        return None
+    return tfx.dsl.Importer(
+        source_uri=tuning_config.hyperparameters_folder(settings.tuning.hyperparameters),
+        artifact_type=tfx.types.standard_artifacts.HyperParameters,
+    ).with_id(runs.HYPERPARAMETERS_IMPORTER)
 
 
 def curated_schema(settings: PipelineConfig, schemas_dir: str) -> tuple[str, str | None]:

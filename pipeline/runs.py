@@ -31,6 +31,8 @@ SCHEMA_GEN = "ImportSchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 DATA_GATE = "DataGate"
 TRANSFORM = "Transform"
+TUNER = "Tuner"  # only with --tune
+HYPERPARAMETERS_IMPORTER = "hyperparameters_importer"  # only with --hyperparameters FILE
 TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
@@ -45,8 +47,10 @@ COMPONENTS = (
     EVALUATOR,
     PUSHER,
 )
-# The components that run only when the DataGate passed the data (its `tfx.dsl.Cond`; on Kubeflow a trigger).
+# The components that run only when the DataGate passed the data (its `tfx.dsl.Cond`; on Kubeflow a trigger),
+# and the optional ones (not in COMPONENTS): the Tuner (gated too) and the hyperparameters' Importer.
 GATED = (TRANSFORM, TRAINER, EVALUATOR, PUSHER)
+OPTIONAL = (TUNER, HYPERPARAMETERS_IMPORTER)
 BLESSED_MODEL_RESOLVER = "latest_blessed_model_resolver"
 
 METADATA_FILE = "metadata.sqlite"  # MLMD's SQLite database under a local pipeline root
@@ -92,6 +96,51 @@ class Run:
         """The DataGate's verdict; None when the gate did not finish in this run."""
         gate = self.nodes.get(DATA_GATE)
         return Verdict.read(gate.uri("verdict")) if gate is not None else None
+
+    def hyperparameters(self) -> Hyperparameters | None:
+        """Where the Trainer's hyperparameters came from (the Tuner or an Importer), and its trials; None
+        when it trained on the settings alone."""
+        if TUNER in self.nodes:
+            trials = _read_json(self.nodes[TUNER].uri("tuner_results"), TUNER_RESULTS_FILE)
+            chosen = _read_json(self.nodes[TUNER].uri("best_hyperparameters"))
+            return Hyperparameters("the Tuner", chosen.get("values", chosen), trials)
+        if HYPERPARAMETERS_IMPORTER in self.nodes:
+            uri = self.nodes[HYPERPARAMETERS_IMPORTER].uri("result")
+            chosen = _read_json(uri)
+            return Hyperparameters(uri, chosen.get("values", chosen), [])
+        return None
+
+
+TUNER_RESULTS_FILE = "tuner_results.json"  # TFX's Tuner: its trials, best first ({trial_id, score, values…})
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+    """The hyperparameters a run's Trainer used over its settings, where from, and the Tuner's trials."""
+
+    source: str  # "the Tuner", or the imported artifact's folder
+    values: dict[str, Any]
+    trials: list[dict[str, Any]]  # best first: trial_id, score (eval top-1), and the values tried
+
+    def summary(self) -> str:
+        chosen = ", ".join(f"{name} {value:g}" for name, value in self.values.items())
+        if self.trials:
+            best = self.trials[0]["score"]
+            return f"Hyperparameters: the Tuner's best of {len(self.trials)} trials (eval top-1 {best:.4f}): {chosen}."
+        return f"Hyperparameters: from {self.source}: {chosen}."
+
+
+def _read_json(folder: str, name: str | None = None) -> Any:
+    """A JSON file of an artifact's folder: ``name``, or the folder's only file (as TFX's Trainer reads
+    a HyperParameters artifact)."""
+    import json
+
+    import tensorflow as tf
+
+    if name is None:
+        (name,) = [f for f in tf.io.gfile.listdir(folder) if not f.startswith(".")]
+    with tf.io.gfile.GFile(os.path.join(folder, name)) as f:
+        return json.load(f)
 
 
 def metadata_path(pipeline_root: str) -> str:

@@ -58,3 +58,33 @@ def test_the_serving_benchmark_smoke_run(demo, real_dir, tmp_path):
     assert "| 4 |" in run.stdout and "| serving_default batch |" in run.stdout
     report = json.loads((tmp_path / "serve.json").read_text())
     assert report["levels"]["http"]["1"]["per_s"]["median"] > 0
+
+
+def test_the_quality_benchmark_smoke_run(demo, tmp_path):
+    """`make bench-quality`'s harness, tiny: the three runs of one seed on the demo root's Examples."""
+    run = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "bench_quality.py"), "--smoke", "--pipeline-root",
+         demo["root"], "--steps", "2", "--seeds", "1", "--json", str(tmp_path / "quality.json")],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"),
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| defaults − tutorial |" in run.stdout and "| defaults − tutorial_same_time |" in run.stdout
+    summary = json.loads((tmp_path / "quality.json").read_text())["corpora"]["given"]["summary"]
+    assert summary["eval_drawings"] > 0 and summary["classes"] == 6
+
+
+def test_the_demo_benchmark_smoke_run(demo, real_dir, tmp_path):
+    """`make bench-demo`'s harness on the test's demo model: the real drawings of its classes, scored."""
+    run = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "bench_demo.py"), "--model", demo["serving"],
+         "--data", real_dir, "--json", str(tmp_path / "demo.json")],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"),
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads((tmp_path / "demo.json").read_text())
+    real = {"circle", "square", "triangle", "star", "zigzag"}  # the test's 6 demo classes less spiral
+    assert set(report["real_classes"]) == real
+    assert report["drawings"] == sum(c["drawings"] for c in report["per_class"].values()) > 100
+    assert 0.0 <= report["top1"] <= report["top3"] <= 1.0

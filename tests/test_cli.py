@@ -10,6 +10,7 @@ from components.conversion.config import ConversionConfig
 from components.data_validation.config import ValidationConfig
 from components.errors import UserError
 from components.training.config import ModelConfig, TrainingConfig
+from components.tuning.config import TuningConfig
 from pipeline import cli
 from pipeline.configs import PipelineConfig
 
@@ -32,7 +33,9 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         "--shuffle-buffer", "0", "--seed", "4", "--top-k", "3", "--no-bucket-by-length", "--bucket-window", "16",
         "--checkpoint-steps", "7", "--checkpoint-seconds", "9", "--warm-start", "--tflite", "int8", "--mixed-precision", "--conv-filters", "8,9", "--conv-kernels", "3,3",
         "--batch-norm", "--dropout", "0.5", "--lstm-units", "9", "--lstm-layers", "2", "--learning-rate", "0.01",
-        "--clip-norm", "1.5", "--schema", "my.pbtxt", "--skew-threshold", "0.2", "--drift-threshold", "0.3",
+        "--clip-norm", "1.5", "--lr-schedule", "constant", "--warmup-fraction", "0.2",
+        "--augment-rotation", "5", "--augment-scale", "0.1", "--augment-shear", "0.05", "--augment-drop-points", "0.2",
+        "--augment-drop-strokes", "0.3", "--schema", "my.pbtxt", "--skew-threshold", "0.2", "--drift-threshold", "0.3",
         "--drift-baseline", "gs://b/stats", "--proceed-on-anomalies",
     )  # fmt: skip
     assert (settings.train_steps, settings.eval_steps, settings.accuracy_threshold) == (7, 5, 0.3)
@@ -50,14 +53,31 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         checkpoint_seconds=9.0,
         warm_start=True,
         tflite="int8",
-        model=ModelConfig((8, 9), (3, 3), True, 0.5, 9, 2, 0.01, 1.5, True),
+        augment_rotation=5.0,
+        augment_scale=0.1,
+        augment_shear=0.05,
+        augment_drop_points=0.2,
+        augment_drop_strokes=0.3,
+        model=ModelConfig((8, 9), (3, 3), True, 0.5, 9, 2, 0.01, "constant", 0.2, 1.5, True),
     )
     # ... and every field of every config was set above, so none is left without a flag.
     configs = (settings, settings.conversion, settings.validation, settings.training, settings.training.model)
     for config in configs:
         for field in dataclasses.fields(config):
-            if field.name not in ("model", "conversion", "validation", "training"):
+            if field.name not in ("model", "conversion", "validation", "training", "tuning"):
                 assert getattr(config, field.name) != field.default, field.name
+    # Tuning: --tune and --hyperparameters exclude each other, so two parses set every flag between them.
+    tuned = _settings(
+        "--tune", "--tune-trials", "2", "--tune-steps", "9", "--tune-learning-rate", "0.01,0.02",
+        "--tune-dropout", "0.2", "--tune-lstm-units", "4,5", "--tune-lstm-layers", "2", "--tune-augmentation", "0,2",
+    ).tuning  # fmt: skip
+    assert tuned == TuningConfig(True, 2, 9, (0.01, 0.02), (0.2,), (4, 5), (2,), (0.0, 2.0))
+    reused = _settings("--hyperparameters", "best.txt").tuning
+    assert reused.hyperparameters == "best.txt" and not reused.tune
+    for field in dataclasses.fields(TuningConfig):
+        if field.metadata.get("flag"):
+            changed = reused if field.name == "hyperparameters" else tuned
+            assert getattr(changed, field.name) != field.default, field.name
 
 
 @pytest.mark.parametrize(

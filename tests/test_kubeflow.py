@@ -177,3 +177,37 @@ def test_the_cli_refuses_an_incomplete_dataflow_request_and_writes_nothing(tmp_p
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(out.read_text())["pipelineSpec"]["pipelineInfo"]["name"] == "quickdraw"
+
+
+def test_the_tuner_and_the_hyperparameters_importer_compile(tmp_path):
+    """--tune compiles TFX's Tuner (gated like the Trainer, its own code key, feeding the Trainer);
+    --hyperparameters compiles an Importer outside the gate (KFP importers take no trigger condition)."""
+    from components.tuning.config import TuningConfig
+
+    def compile_with(tuning: TuningConfig) -> dict:
+        return kfp_runner.compile_pipeline(
+            str(tmp_path / "pipeline.json"),
+            input_pattern="gs://bucket/ndjson/*.ndjson",
+            pipeline_root="gs://bucket/root",
+            serving_dir="gs://bucket/serving",
+            image=IMAGE,
+            settings=PipelineConfig(tuning=tuning),
+        )
+
+    tasks = compile_with(TuningConfig(tune=True, tune_trials=3))["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert "['passed'] == 1" in tasks["Tuner"]["triggerPolicy"]["condition"]
+    source = tasks["Trainer"]["inputs"]["artifacts"]["hyperparameters"]["taskOutputArtifact"]
+    assert source == {"producerTask": "Tuner", "outputArtifactKey": "best_hyperparameters"}
+    tuner_parameters = {
+        k: v["runtimeValue"]["constantValue"] for k, v in tasks["Tuner"]["inputs"]["parameters"].items()
+    }
+    assert custom_keys(tuner_parameters) == fingerprints.stage_fingerprints()["Tuner"]
+
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "best_hyperparameters.txt").write_text('{"values": {"dropout": 0.1}}')
+    tasks = compile_with(TuningConfig(hyperparameters=str(tmp_path / "best")))["pipelineSpec"]["root"]["dag"][
+        "tasks"
+    ]
+    assert "Tuner" not in tasks and "triggerPolicy" not in tasks["hyperparameters_importer"]
+    source = tasks["Trainer"]["inputs"]["artifacts"]["hyperparameters"]["taskOutputArtifact"]
+    assert source["producerTask"] == "hyperparameters_importer"

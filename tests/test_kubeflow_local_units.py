@@ -221,6 +221,19 @@ def test_a_cached_execution_is_not_reused_once_its_task_directory_is_gone(tmp_pa
     assert store.cached("key") is None
 
 
+def test_an_importer_records_its_uri_once_and_reuses_it(tmp_path):
+    """An importer task (`--hyperparameters FILE`): the URI becomes an artifact of the importer's type, and
+    importing the same URI again gives the same artifact (so the consumers' cache keys stay the same)."""
+    hyperparameters = {"instanceSchema": "title: tfx.HyperParameters\ntype: object\n"}
+    store = LocalMetadata(str(tmp_path))
+    first = store.imported("r1", "hyperparameters_importer", "/best", hyperparameters)
+    again = LocalMetadata(str(tmp_path)).imported("r2", "hyperparameters_importer", "/best", hyperparameters)
+    assert first["uri"] == "/best" and again["name"] == first["name"]
+    other = store.imported("r2", "hyperparameters_importer", "/other", hyperparameters)
+    assert other["name"] != first["name"]
+    assert store.latest('schema_title="tfx.HyperParameters" AND state=LIVE')[0]["uri"] == "/other"
+
+
 def test_the_image_checkout_path_is_read_from_this_checkout():
     from kfp.pipeline_spec import pipeline_spec_pb2
 

@@ -330,3 +330,92 @@ def test_a_warm_start_begins_from_the_latest_blessed_model(demo):
     assert summary["warm_start"]["loaded"] is True, summary
     assert summary["warm_start"]["from"].startswith(os.path.join(demo["root"], "Trainer", "model"))
     assert not result.blessed and result.pushed_to is None
+
+
+def test_the_trainer_augments_its_training_stream_and_nothing_else(demo):
+    """Augmentation runs in the training stream only (seeded), with lengths that match the ink; evaluation
+    reads the ink exactly as the transform layer (and so serving) computes it. The summary says what ran."""
+    import tensorflow_transform as tft
+
+    from components import features as F
+    from components.training import trainer
+    from components.training.config import Augmentation, TrainingConfig
+
+    nodes = demo["first"].nodes
+    examples = nodes["QuickDrawExampleGen"].uri("examples")
+    files = [os.path.join(examples, "Split-train", "*")]
+    tto = tft.TFTransformOutput(nodes["Transform"].uri("transform_graph"))
+    layer = tto.transform_features_layer()
+
+    def first_batches(augmentation, seed=0, bucket_window=4):
+        ds = trainer.make_dataset(
+            files, tto, layer, 16, 100, seed, bucket_window=bucket_window, augmentation=augmentation
+        )
+        return [(inputs[F.INK].numpy(), inputs[F.LENGTH].numpy()) for inputs, _ in ds.take(3)]
+
+    plain = first_batches(None)
+    strong = Augmentation(rotation=20, scale=0.2, shear=0.2, drop_points=0.3, drop_strokes=0.2)
+    augmented, again = first_batches(strong), first_batches(strong)
+    for (ink, length), (ink_again, _), (_, plain_length) in zip(augmented, again, plain):
+        np.testing.assert_array_equal(ink, ink_again)  # the same seed, the same drawings
+        assert (
+            ink.shape[1] == length.max() and (length <= plain_length).all() and (length < plain_length).any()
+        )
+        assert not np.abs(ink).sum(axis=2)[np.arange(ink.shape[1]) >= length[:, None]].any(), (
+            "padding is zero"
+        )
+    # The transform layer's own ink when nothing is augmented (what the Evaluator and serving read).
+    assert all(np.isfinite(ink).all() for ink, _ in plain)
+    with open(os.path.join(nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
+        summary = json.load(f)
+    assert summary["augmentation"] == dataclasses.asdict(SETTINGS.training.augmentation())
+    assert summary["learning_rate"]["schedule"] == SETTINGS.training.model.lr_schedule
+    assert TrainingConfig().augmentation().active and SETTINGS.training.augmentation().active
+
+
+def test_the_tuner_feeds_the_trainer_is_cached_and_its_result_can_be_reused(demo):
+    """--tune: TFX's Tuner runs a random search (2 trials), the Trainer trains with its best values (and says
+    so), the report lists the trials, an unchanged rerun reuses the Tuner, and --hyperparameters FILE trains
+    with that result without tuning (TFX's Importer)."""
+    from components.tuning.config import TuningConfig
+    from pipeline.report import collect, render
+
+    # Threshold 1.0: nothing is pushed, so the shared root's latest blessed model stays the first run's.
+    tuned = dataclasses.replace(
+        SETTINGS,
+        accuracy_threshold=1.0,
+        training=dataclasses.replace(SETTINGS.training, tflite="none"),
+        tuning=TuningConfig(
+            tune=True, tune_trials=2, tune_steps=3, tune_lstm_units=(8, 16), tune_lstm_layers=(1,)
+        ),
+    )
+
+    def run(settings):
+        return local_run.run(
+            input_pattern=demo["corpus"],
+            pipeline_root=demo["root"],
+            serving_dir=demo["serving"],
+            settings=settings,
+        )[0]
+
+    result = run(tuned)
+    assert not result.nodes["Tuner"].cached and not result.nodes["Trainer"].cached
+    chosen = result.hyperparameters
+    assert chosen.source == "the Tuner" and len(chosen.trials) == 2
+    best = chosen.trials[0]
+    assert chosen.values == {k: v for k, v in best.items() if k not in ("trial_id", "score")}
+    assert best["score"] >= chosen.trials[1]["score"]
+    with open(os.path.join(result.nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
+        assert json.load(f)["hyperparameters"] == chosen.values
+    assert chosen.summary() in result.summary()
+    page = render.render(collect.build(demo["root"], result.run_id))
+    assert "The Tuner&#39;s trials, best first (2)" in page or "The Tuner's trials, best first (2)" in page
+
+    again = run(tuned)
+    assert again.nodes["Tuner"].cached and again.nodes["Trainer"].cached
+
+    best_file = os.path.join(result.nodes["Tuner"].uri("best_hyperparameters"), "best_hyperparameters.txt")
+    reused = run(dataclasses.replace(tuned, tuning=TuningConfig(hyperparameters=best_file)))
+    assert "Tuner" not in reused.nodes and "hyperparameters_importer" in reused.nodes
+    assert reused.hyperparameters.values == chosen.values
+    assert reused.hyperparameters.source == os.path.dirname(best_file)

@@ -208,3 +208,40 @@ def test_progress_lines_show_the_step_the_rate_and_the_time_left(caplog):
     # 9 steps in ~0.05 s after the first: thousands of examples/s and seconds left, not the graph's time
     rate, eta = re.search(r"(\d+) examples/s, ETA (\S+)$", line).groups()
     assert int(rate) > 1000 and eta.startswith("0m"), line
+
+
+def _current_rate(model: keras.Model) -> float:
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    schedule = optimizer.learning_rate
+    step = optimizer.iterations
+    return float(schedule(step)) if callable(schedule) else float(schedule)
+
+
+def test_the_learning_rate_warms_up_then_decays_to_zero_over_the_steps():
+    config = dataclasses.replace(SMALL, learning_rate=0.01, warmup_fraction=0.1)
+    schedule = M.learning_rate_for(config, train_steps=100)
+    rates = [float(schedule(step)) for step in range(101)]
+    assert rates[0] == 0.0 and abs(rates[5] - 0.005) < 1e-7 and abs(rates[10] - 0.01) < 1e-7, "linear warm-up"
+    assert max(rates) <= 0.01 + 1e-7 and all(a >= b for a, b in zip(rates[10:], rates[11:])), "then decays"
+    assert rates[100] < 1e-7 and abs(rates[55] - 0.005) < 1e-4, "cosine: half the peak half-way, 0 at the end"
+    assert M.learning_rate_for(dataclasses.replace(config, lr_schedule="constant"), 100) == 0.01
+    assert M.learning_rate_for(config, None) == 0.01, "a model built outside a run: the constant peak"
+
+
+def test_a_resumed_trainer_continues_the_schedule_and_a_warm_start_begins_a_new_one(tmp_path):
+    config = dataclasses.replace(SMALL, learning_rate=0.01, warmup_fraction=0.1)
+    model = M.build_model(5, config, train_steps=40)
+    model.fit(_data(), steps_per_epoch=12, epochs=1, verbose=0)
+    checkpoints.Resumable(str(tmp_path / "ckpt"), model).save(12)
+    at_12 = _current_rate(model)
+    assert 0.0 < at_12 < 0.01
+
+    resumed = M.build_model(5, config, train_steps=40)
+    assert checkpoints.Resumable(str(tmp_path / "ckpt"), resumed).restore() == 12
+    assert _current_rate(resumed) == at_12, "the resumed run picks the schedule up at its step"
+
+    names = ["a", "b", "c", "d", "e"]
+    warm_start.write(model, str(tmp_path / "base"), names, config)
+    warm = M.build_model(5, config, train_steps=40)
+    assert warm_start.load(warm, str(tmp_path / "base"), names, config) is None
+    assert _current_rate(warm) == 0.0, "a warm start begins a new warm-up"

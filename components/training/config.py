@@ -22,6 +22,9 @@ CHECKPOINT_ROOT_KEY = "checkpoint_root"
 PROGRESS_SECONDS = 10.0  # how often the Trainer logs its progress
 PROGRESS_PREFIX = "Training:"  # the Trainer's progress lines start with this (`quickdraw run` shows them)
 TFLITE_VARIANTS = ("float32", "float16", "int8", "none")  # `tflite_export.VARIANTS` + none
+LR_SCHEDULES = ("cosine", "constant")
+# What TFX's Tuner may choose (``components.tuning``); the Trainer applies them over its settings.
+HYPERPARAMETERS = ("learning_rate", "dropout", "lstm_units", "lstm_layers", "augmentation")
 
 
 def _one_of(choices: tuple[str, ...]):
@@ -41,7 +44,18 @@ class ModelConfig:
     )
     lstm_units: int = setting(128, "units per LSTM direction", at_least(1))
     lstm_layers: int = setting(3, "bidirectional LSTM layers", at_least(1))
-    learning_rate: float = setting(1e-4, "Adam learning rate", at_least(0.0))
+    learning_rate: float = setting(
+        1e-3, "Adam's peak learning rate (the tutorial's constant 1e-4 is tuned for 1M steps)", at_least(0.0)
+    )
+    lr_schedule: str = setting(
+        "cosine",
+        "cosine: linear warm-up to the peak, then cosine decay to 0 over --train-steps; constant: the peak "
+        "throughout (the tutorial)",
+        _one_of(LR_SCHEDULES),
+    )
+    warmup_fraction: float = setting(
+        0.05, "share of --train-steps spent warming the learning rate up (cosine)", between(0.0, 1.0, True)
+    )
     clip_norm: float = setting(9.0, "clip the gradients to this global norm (0: no clipping)", at_least(0.0))
     mixed_precision: bool = setting(
         False, "mixed_float16 compute (float32 weights, logits and loss; dynamic loss scaling): for GPUs"
@@ -51,6 +65,21 @@ class ModelConfig:
         settings.validate(self)
         if len(self.conv_filters) != len(self.conv_kernels):
             raise ConfigError("conv_filters and conv_kernels must have the same length")
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+    """How far the training drawings are changed (``augment``); 0 turns a change off."""
+
+    rotation: float = 0.0  # degrees, ±
+    scale: float = 0.0  # fraction, ± per axis
+    shear: float = 0.0  # ±, x += shear · y
+    drop_points: float = 0.0  # probability per interior point
+    drop_strokes: float = 0.0  # probability per stroke
+
+    @property
+    def active(self) -> bool:
+        return any(dataclasses.astuple(self))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +97,23 @@ class TrainingConfig:
         "(12: no accuracy lost at equal steps, BENCHMARKS.md)",
         at_least(1),
     )
+    augment_rotation: float = setting(
+        15.0, "training drawings rotated by up to ± this many degrees", between(0.0, 180.0)
+    )
+    augment_scale: float = setting(
+        0.15,
+        "training drawings' x and y scaled independently by up to ± this fraction",
+        between(0.0, 1.0, True),
+    )
+    augment_shear: float = setting(
+        0.15, "training drawings sheared by up to ± this (x += shear · y)", at_least(0.0)
+    )
+    augment_drop_points: float = setting(
+        0.1, "probability of dropping each interior point of a training drawing", between(0.0, 1.0, True)
+    )
+    augment_drop_strokes: float = setting(
+        0.0, "probability of deleting each stroke of a training drawing (never all)", between(0.0, 1.0, True)
+    )
     checkpoint_steps: int = setting(1000, "save a resumable checkpoint every N steps ...", at_least(1))
     checkpoint_seconds: float = setting(300.0, "... and at least every N seconds", at_least(1.0))
     warm_start: bool = setting(
@@ -83,6 +129,39 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         settings.validate(self)
+
+    def augmentation(self) -> Augmentation:
+        return Augmentation(
+            self.augment_rotation,
+            self.augment_scale,
+            self.augment_shear,
+            self.augment_drop_points,
+            self.augment_drop_strokes,
+        )
+
+    def with_hyperparameters(self, values: dict[str, Any]) -> TrainingConfig:
+        """These settings with a Tuner's choices over them: the model's learning rate, dropout, LSTM units
+        and layers, and ``augmentation``, a factor on every ``augment_*`` setting. Unknown names are refused
+        (a file from another project's Tuner must not be half applied)."""
+        unknown = set(values) - set(HYPERPARAMETERS)
+        if unknown:
+            raise ConfigError(f"unknown hyperparameters {sorted(unknown)}; known: {list(HYPERPARAMETERS)}")
+        model = dataclasses.replace(
+            self.model,
+            **{
+                k: values[k] for k in ("learning_rate", "dropout", "lstm_units", "lstm_layers") if k in values
+            },
+        )
+        factor = float(values.get("augmentation", 1.0))
+        augment = {
+            f.name: getattr(self, f.name) * factor
+            for f in dataclasses.fields(self)
+            if f.name.startswith("augment_")
+        }
+        augment["augment_rotation"] = min(augment["augment_rotation"], 180.0)
+        for name in ("augment_scale", "augment_drop_points", "augment_drop_strokes"):
+            augment[name] = min(augment[name], 0.95)  # probabilities and fractions stay below 1
+        return dataclasses.replace(self, model=model, **augment)
 
     @classmethod
     def from_custom_config(cls, custom_config: dict[str, Any] | None) -> TrainingConfig:

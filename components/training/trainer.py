@@ -31,10 +31,16 @@ from absl import logging
 
 from components import features as F
 from components.conversion.manifest import MANIFEST_FILE
-from components.training import batching, signatures, tflite_export, transform, warm_start
+from components.training import augment, batching, signatures, tflite_export, transform, warm_start
 from components.training import model as model_lib
 from components.training.checkpoints import CheckpointEvery, Resumable, checkpoint_directory
-from components.training.config import CHECKPOINT_ROOT_KEY, PROGRESS_PREFIX, PROGRESS_SECONDS, TrainingConfig
+from components.training.config import (
+    CHECKPOINT_ROOT_KEY,
+    PROGRESS_PREFIX,
+    PROGRESS_SECONDS,
+    Augmentation,
+    TrainingConfig,
+)
 
 # In the Trainer's model_run: from which step it resumed, whether it warm-started, the steps trained in total.
 SUMMARY_FILE = "training_summary.json"
@@ -57,12 +63,15 @@ def make_dataset(
     repeat: bool = True,
     bucket_window: int | None = None,
     skip_batches: int = 0,
+    augmentation: Augmentation | None = None,
 ) -> tf.data.Dataset:
     """(model inputs, label) batches from raw example shards, through the transform layer.
 
     ``bucket_window``: batches per length-sorting window (``batching``); None batches the
     stream as it comes. ``skip_batches``: where a resumed Trainer picks the stream up
     (the stream is deterministic for a seed, so these are the batches already trained on).
+    ``augmentation``: the training split's stroke augmentation (``augment``), keyed by
+    ``(seed, batch index)``; None (evaluation) leaves the ink as the transform layer computes it.
     """
     spec = transform.raw_feature_spec(tf_transform_output, with_label=True)
     records = example_records(patterns, shuffle_buffer, seed, repeat)
@@ -71,10 +80,17 @@ def make_dataset(
     else:
         batches = records.batch(batch_size)
 
-    def to_model(serialized):
-        transformed = tft_layer(tf.io.parse_example(serialized, spec))
-        return transform.dense_inputs(transformed), transformed[F.LABEL]
+    augmenting = augmentation is not None and augmentation.active
+    stream_seed = tf.constant(seed or 0, tf.int64)
 
+    def to_model(index, serialized):
+        transformed = tft_layer(tf.io.parse_example(serialized, spec))
+        inputs = transform.dense_inputs(transformed)
+        if augmenting:
+            inputs = augment.augment_batch(inputs, tf.stack([stream_seed, index]), augmentation)
+        return inputs, transformed[F.LABEL]
+
+    batches = batches.enumerate()  # the batch index keys the augmentation, so it counts skipped batches
     batches = batches.skip(skip_batches) if skip_batches else batches
     return batches.map(to_model, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -214,7 +230,7 @@ def start_training(fn_args, config: TrainingConfig, names: list[str], summary: d
     # Global batch: each replica gets batch_size (the tutorial's per-device batch).
     global_batch = config.batch_size * strategy.num_replicas_in_sync
     with strategy.scope():
-        model = model_lib.build_model(len(names), config.model)
+        model = model_lib.build_model(len(names), config.model, train_steps=fn_args.train_steps)
         resumable = Resumable(checkpoint_directory(_checkpoint_root(fn_args), _identity(fn_args)), model)
         step = resumable.restore()
     if step:
@@ -247,6 +263,7 @@ def fit(fn_args, config: TrainingConfig, tf_transform_output, tft_layer, start: 
         config.seed,
         bucket_window=config.bucket_window if config.bucket_by_length else None,
         skip_batches=start.step,
+        augmentation=config.augmentation(),
     )
     # Not bucketed: the first `eval_steps` batches of length-sorted windows would be the shortest drawings.
     evaluation = make_dataset(fn_args.eval_files, tf_transform_output, tft_layer, start.global_batch)
@@ -293,16 +310,41 @@ def write_summary(fn_args, summary: dict) -> None:
         f.write(json.dumps(summary, indent=2))
 
 
+def hyperparameter_values(hyperparameters: dict | None) -> dict:
+    """The chosen values of a Tuner's ``best_hyperparameters`` (KerasTuner's ``HyperParameters`` config:
+    ``{"space": [...], "values": {...}}``), or ``{}`` when the Trainer was given none."""
+    if not hyperparameters:
+        return {}
+    return dict(hyperparameters.get("values", hyperparameters))
+
+
 def run_fn(fn_args) -> None:
     """The TFX Trainer's entry point (``tfx.components.Trainer(run_fn=...)``): start (resume, warm start or
     cold), fit, export, and say how it went in ``training_summary.json``."""
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    tuned = hyperparameter_values(fn_args.hyperparameters)
+    if tuned:
+        config = config.with_hyperparameters(tuned)
+        logging.info(
+            "%s with the hyperparameters given (%s) over the settings", PROGRESS_PREFIX, json.dumps(tuned)
+        )
     logging.info("training config: %s", json.dumps(config.to_custom_config()))
     keras.utils.set_random_seed(config.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     tft_layer = tf_transform_output.transform_features_layer()
     names = transform.class_names(tf_transform_output)
-    summary: dict = {"train_steps": fn_args.train_steps, "bucket_by_length": config.bucket_by_length}
+    summary: dict = {
+        "train_steps": fn_args.train_steps,
+        "bucket_by_length": config.bucket_by_length,
+        "learning_rate": {
+            "peak": config.model.learning_rate,
+            "schedule": config.model.lr_schedule,
+            "warmup_fraction": config.model.warmup_fraction,
+        },
+        "augmentation": dataclasses.asdict(config.augmentation()),
+        # The Tuner's (or an imported) choice, applied over the settings; null when none was given.
+        "hyperparameters": tuned or None,
+    }
 
     start = start_training(fn_args, config, names, summary)
     fit(fn_args, config, tf_transform_output, tft_layer, start)

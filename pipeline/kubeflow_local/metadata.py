@@ -68,6 +68,18 @@ class LocalMetadata:
         )
         self._save()
 
+    def imported(self, run: str, task: str, uri: str, artifact_type: dict) -> Artifact:
+        """An importer's artifact: the one already recorded for this URI and type (KFP's importer does not
+        import a URI twice unless told to), else a new one, recorded."""
+        for artifact in self.artifacts.values():
+            if artifact.get("uri") == uri and schema_title(artifact.get("type", {})) == schema_title(
+                artifact_type
+            ):
+                return artifact
+        artifact = {"name": self.new_name(), "uri": uri, "type": artifact_type, "metadata": {}}
+        self.record(run, task, uri, None, {"imported": [artifact]})
+        return self.artifacts[artifact["name"]]
+
     def cached(self, cache_key: str) -> tuple[str, dict[str, list[Artifact]]] | None:
         """(run, outputs) of the newest execution with this key whose task directory is still on disk
         (a deleted run is not reused; an output may legitimately be empty, e.g. a model not pushed)."""

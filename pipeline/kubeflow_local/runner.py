@@ -36,6 +36,7 @@ from pipeline.runs import DATA_GATE, EVALUATOR, PUSHER
 WORKDIR = "run-local"  # default: under the compiled pipeline root
 LOGS = "logs"
 SUCCEEDED, CACHED, SKIPPED, RESOLVED, FAILED = "succeeded", "cached", "skipped", "resolved", "failed"
+IMPORTED = "imported"
 
 
 class TaskFailed(UserError):
@@ -118,6 +119,11 @@ class _Run:
         }
         if task.condition and not conditions.holds(task.condition, {"artifacts": _listed(inputs)}):
             return TaskRun(task.name, SKIPPED, f"condition {task.condition} is false")
+        if task.imported is not None:
+            uri, artifact_type = task.imported
+            artifact = self.store.imported(self.run_id, task.name, uri, artifact_type)
+            (key,) = task.component.output_definitions.artifacts
+            return TaskRun(task.name, IMPORTED, uri, {key: [artifact]})
         if task.container is None:
             return _resolve(task, inputs, self.store)
         key = _cache_key(task, inputs) if self.cache and task.caching else None

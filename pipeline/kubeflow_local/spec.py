@@ -1,7 +1,7 @@
 """The pipeline JSON that ``quickdraw kubeflow compile`` wrote, read as the KFP backend reads it.
 
 Its tasks in the DAG's order, each with its component (inputs, outputs) and executor
-(a container, or a resolver query). What ``run-local`` cannot run the way a pod would is
+(a container, a resolver query, or an importer). What ``run-local`` cannot run the way a pod would is
 refused here, before any task starts: a ``gs://`` pipeline root, Beam on Dataflow, an
 executor kind or a pipeline input this pipeline never compiles to.
 """
@@ -41,6 +41,16 @@ class Task:
     def queries(self) -> dict[str, str]:
         """A resolver task's artifact queries: {output key: MLMD-style filter}."""
         return {k: q.filter for k, q in self.executor.resolver.output_artifact_queries.items()}
+
+    @property
+    def imported(self) -> tuple[str, dict] | None:
+        """An importer task's (artifact URI, artifact type as JSON); None for other tasks."""
+        if not self.executor.HasField("importer"):
+            return None
+        importer = self.executor.importer
+        return importer.artifact_uri.constant_value.string_value, json_format.MessageToDict(
+            importer.type_schema
+        )
 
     @property
     def condition(self) -> str:
@@ -114,7 +124,7 @@ def _task(path, name, spec, components, deployment) -> Task:
         raise SpecError(f"{path}: task {name} is a sub-DAG; run-local runs flat pipelines only")
     executor = deployment.executors[component.executor_label]
     kind = executor.WhichOneof("spec")
-    if kind not in ("container", "resolver"):
+    if kind not in ("container", "resolver", "importer"):
         raise SpecError(f"{path}: task {name} has a {kind} executor, which run-local does not run")
     if kind == "container" and DATAFLOW_RUNNER in executor.container.args:
         raise SpecError(

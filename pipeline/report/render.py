@@ -129,6 +129,18 @@ def _slice_rows(rows: list[SliceRow], names: dict[str, str] | None = None) -> li
     return [[(names or {}).get(r.name, r.name), f"{r.accuracy:.4f}", r.count] for r in rows]
 
 
+def _hyperparameter_rows(chosen) -> dict[str, Any] | None:
+    """The hyperparameters the Trainer used: where from, and the Tuner's trials (best first) as a table."""
+    if chosen is None:
+        return None
+    names = list(chosen.values)
+    trials = [
+        [t.get("trial_id", ""), f"{t['score']:.4f}", *(f"{t.get(n, '')}" for n in names)]
+        for t in chosen.trials
+    ]
+    return {"summary": chosen.summary(), "header": ["trial", "eval top-1", *names], "trials": trials}
+
+
 def render(report: Report) -> str:
     o = report.outcome
     common = {
@@ -165,6 +177,7 @@ def render(report: Report) -> str:
             for t in report.thresholds
         ],
         cards=cards,
+        hyperparameters=_hyperparameter_rows(o.hyperparameters),
         compare=[
             [
                 label,
