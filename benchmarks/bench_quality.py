@@ -31,9 +31,8 @@ import statistics
 import sys
 import time
 
-from harness import DATA, missing, write_json  # also puts the project on sys.path
+from harness import DATA, missing, prepared_root, write_json  # also puts the project on sys.path
 
-from components.conversion.config import ConversionConfig  # noqa: E402  (light: no TensorFlow)
 from components.training.config import Augmentation, ModelConfig, TrainingConfig  # noqa: E402
 
 # Ten classes of the real corpus with 25 drawings each, chosen for being unrelated to the demo's shapes.
@@ -43,35 +42,15 @@ BATCH = 32
 TUTORIAL = ModelConfig(learning_rate=1e-4, lr_schedule="constant")
 
 
-def prepare(data: str, workdir: str, classes: tuple[str, ...] | None, eval_fraction: float) -> str:
-    """A pipeline root whose Examples and transform graph the runs read (1 training step)."""
-    from pipeline import local_run
-    from pipeline.configs import PipelineConfig
-
-    root = os.path.join(workdir, "root")
-    pattern = os.path.join(data, "*.ndjson")
-    if classes:
-        folder = os.path.join(workdir, "ndjson")
-        os.makedirs(folder, exist_ok=True)
-        for name in classes:
-            link = os.path.join(folder, f"{name}.ndjson")
-            if not os.path.exists(link):
-                os.symlink(os.path.abspath(os.path.join(data, f"{name}.ndjson")), link)
-        pattern = os.path.join(folder, "*.ndjson")
-    settings = PipelineConfig(
-        train_steps=1,
-        eval_steps=1,
-        accuracy_threshold=0.0,
-        conversion=ConversionConfig(eval_fraction=eval_fraction),
-        training=TrainingConfig(batch_size=8),
-    )
-    local_run.run(
-        input_pattern=pattern,
-        pipeline_root=root,
-        serving_dir=os.path.join(workdir, "serving"),
-        settings=settings,
-    )
-    return root
+def ten_class_folder(data: str, workdir: str, classes: tuple[str, ...]) -> str:
+    """A folder of links to the real files of ``classes``: the subset trained on its own."""
+    folder = os.path.join(workdir, "ndjson")
+    os.makedirs(folder, exist_ok=True)
+    for name in classes:
+        link = os.path.join(folder, f"{name}.ndjson")
+        if not os.path.exists(link):
+            os.symlink(os.path.abspath(os.path.join(data, f"{name}.ndjson")), link)
+    return folder
 
 
 class Corpus:
@@ -166,7 +145,8 @@ def main() -> int:
         workdir = os.path.join(args.workdir, corpus)
         root = args.pipeline_root or os.path.join(workdir, "root")
         if not os.path.isdir(root):
-            prepare(args.data, workdir, classes, eval_fraction)
+            source = ten_class_folder(args.data, workdir, classes) if classes else args.data
+            prepared_root(source, workdir, eval_fraction)
         data = Corpus(root)
         train = data.train
         runs_of: dict[str, list[dict]] = {"tutorial": [], "defaults": [], "tutorial_same_time": []}

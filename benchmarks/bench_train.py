@@ -9,9 +9,11 @@ the median of the pairs with its spread. Then, for each of ``--accuracy-seeds`` 
 (initial weights and shuffle), a pair at batch 32 trains ``--accuracy-steps`` steps each
 and evaluates top-1/top-3 on the whole eval split: accuracy compared at equal steps,
 as the median and spread over the seeds of bucketed − padded. The input pipeline alone (read, sort by length,
-parse, transform layer; no model) is measured on one core (a private one-thread pool).
+parse, transform layer; no model) is measured on one core (a private one-thread pool), without and with the
+training augmentation (``--input-only``: that alone).
 
     python benchmarks/bench_train.py --workdir build/bench-train [--reps 3] [--json out.json]
+    python benchmarks/bench_train.py --input-only --pipeline-root ROOT [--reps 3]
     python benchmarks/bench_train.py --smoke --pipeline-root ROOT   # tiny, for the test
 """
 
@@ -25,27 +27,9 @@ import statistics
 import sys
 import time
 
-from harness import DATA, missing, write_json  # also puts the project on sys.path
+from harness import DATA, missing, prepared_root, write_json  # also puts the project on sys.path
 
 from components.training.config import TrainingConfig  # noqa: E402  (light: no TensorFlow)
-
-
-def prepare(data: str, workdir: str) -> str:
-    """A pipeline root whose Examples and transform graph the runs read (1 training step)."""
-    from pipeline import local_run
-    from pipeline.configs import PipelineConfig
-
-    root = os.path.join(workdir, "root")
-    settings = PipelineConfig(
-        train_steps=1, eval_steps=1, accuracy_threshold=0.0, training=TrainingConfig(batch_size=8)
-    )
-    local_run.run(
-        input_pattern=data,
-        pipeline_root=root,
-        serving_dir=os.path.join(workdir, "serving"),
-        settings=settings,
-    )
-    return root
 
 
 class Timer:
@@ -65,6 +49,19 @@ class Timer:
                 outer.seconds = time.perf_counter() - outer.start
 
         self.start, self.seconds, self.callback = time.perf_counter(), 0.0, Callback()
+
+
+def input_pipeline(measure, batches: int, reps: int) -> dict:
+    """Examples/s of the input pipeline alone on one core (read, sort by length, parse, transform layer, and
+    the training augmentation), batch 32: padded, bucketed, bucketed + augmented, alternated, median of
+    ``reps``; with each rep's figures."""
+    modes = {"padded": (False, False), "bucketed": (True, False), "bucketed_augmented": (True, True)}
+    measured: dict[str, list[float]] = {mode: [] for mode in modes}
+    for rep in range(reps):
+        for mode in list(modes) if rep % 2 == 0 else list(modes)[::-1]:
+            bucketed, augmented = modes[mode]
+            measured[mode].append(measure(32, bucketed, batches, augmented))
+    return {**{mode: statistics.median(v) for mode, v in measured.items()}, "reps": measured}
 
 
 def main() -> int:
@@ -97,6 +94,11 @@ def main() -> int:
     parser.add_argument(
         "--accuracy-modes", default="padded,bucketed", help="which accuracy runs (both: pairs)"
     )
+    parser.add_argument(
+        "--input-only",
+        action="store_true",
+        help="only the input pipeline: padded, bucketed, bucketed + augmented",
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny model and a few steps (the test)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -113,7 +115,7 @@ def main() -> int:
     from components.training.config import ModelConfig
     from pipeline.runs import find_run
 
-    root = args.pipeline_root or prepare(args.data, args.workdir)
+    root = args.pipeline_root or prepared_root(args.data, args.workdir)
     nodes = find_run(root, "quickdraw", with_node="Trainer").nodes
     examples = nodes["QuickDrawExampleGen"].uri("examples")
     train_files = [os.path.join(examples, "Split-train", "*")]
@@ -130,10 +132,11 @@ def main() -> int:
         args.accuracy_steps, args.accuracy_seeds = 4, 1
     window = args.bucket_window
 
-    def dataset(batch: int, bucketed: bool, repeat: bool = True, seed: int = 0):
+    def dataset(batch: int, bucketed: bool, repeat: bool = True, seed: int = 0, augmented: bool = False):
         return trainer.make_dataset(
             train_files if repeat else eval_files, tto, layer, batch, 10_000 if repeat else 0,
             seed if repeat else None, repeat=repeat, bucket_window=window if bucketed else None,
+            augmentation=TrainingConfig().augmentation() if augmented else None,
         )  # fmt: skip
 
     def train(batch: int, bucketed: bool, steps: int, warmup: int, seed: int = 0):
@@ -154,16 +157,24 @@ def main() -> int:
             real, padded = real + lengths.sum(), padded + lengths.max() * len(lengths)
         return float(real / padded)
 
-    def input_only(batch: int, bucketed: bool, batches: int) -> float:
+    def input_only(batch: int, bucketed: bool, batches: int, augmented: bool = False) -> float:
         options = tf.data.Options()
         options.threading.private_threadpool_size = 1
-        ds = dataset(batch, bucketed).with_options(options)
+        ds = dataset(batch, bucketed, augmented=augmented).with_options(options)
         iterator = iter(ds)
         next(iterator)
         start = time.perf_counter()
         for _ in range(batches):
             next(iterator)
         return batches * batch / (time.perf_counter() - start)
+
+    if args.input_only:
+        alone = input_pipeline(input_only, 20 if args.smoke else 200, args.reps)
+        print(json.dumps(alone, indent=2))
+        print(f"| input pipeline alone, 1 core, batch 32 (median of {args.reps}) | padded {alone['padded']:.0f} ex/s | "
+              f"bucketed {alone['bucketed']:.0f} ex/s | bucketed + augmented {alone['bucketed_augmented']:.0f} ex/s |")  # fmt: skip
+        write_json(args.json, {"input_only_per_core": alone})
+        return 0
 
     results: dict = {
         "corpus": args.data, "model": "smoke" if args.smoke else "the tutorial's: Conv1D 48/64/96 k5/5/3 + 3x128 BiLSTM",
@@ -217,9 +228,7 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         write_json(args.json, results)
         return 0
-    results["input_only_per_core"] = {
-        mode: input_only(32, mode == "bucketed", 20 if args.smoke else 200) for mode in ("padded", "bucketed")
-    }
+    results["input_only_per_core"] = input_pipeline(input_only, 20 if args.smoke else 200, args.reps)
     results["wall_s"] = round(time.monotonic() - started, 1)
     print(json.dumps(results, indent=2))
     print(
@@ -234,8 +243,9 @@ def main() -> int:
         print(f"| {metric}, median of {args.accuracy_seeds} seeds | padded {accuracy[f'{metric}_padded_median']:.4f} | "
               f"bucketed {accuracy[f'{metric}_bucketed_median']:.4f} | bucketed − padded: median "
               f"{d['median']:+.4f} [{d['min']:+.4f}, {d['max']:+.4f}] |")  # fmt: skip
-    print(f"| input pipeline alone, 1 core | padded {results['input_only_per_core']['padded']:.0f} ex/s | "
-          f"bucketed {results['input_only_per_core']['bucketed']:.0f} ex/s |")  # fmt: skip
+    alone = results["input_only_per_core"]
+    print(f"| input pipeline alone, 1 core | padded {alone['padded']:.0f} ex/s | bucketed {alone['bucketed']:.0f} "
+          f"ex/s | bucketed + augmented {alone['bucketed_augmented']:.0f} ex/s |")  # fmt: skip
     write_json(args.json, results)
     return 0
 

@@ -36,3 +36,31 @@ def write_json(path: str | None, results: dict) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
             json.dump(results, f, indent=2)
+
+
+def prepared_root(input_pattern: str, workdir: str, eval_fraction: float | None = None) -> str:
+    """``workdir/root``: a pipeline root whose Examples and transform graph training benchmarks read, made by
+    a one-step pipeline run on ``input_pattern`` (``eval_fraction``: the conversion's, default its own)."""
+    from components.conversion.config import ConversionConfig
+    from components.training.config import TrainingConfig
+    from pipeline import local_run
+    from pipeline.configs import PipelineConfig
+
+    root = os.path.join(workdir, "root")
+    conversion = (
+        ConversionConfig() if eval_fraction is None else ConversionConfig(eval_fraction=eval_fraction)
+    )
+    settings = PipelineConfig(
+        train_steps=1,
+        eval_steps=1,
+        accuracy_threshold=0.0,
+        conversion=conversion,
+        training=TrainingConfig(batch_size=8),
+    )
+    local_run.run(
+        input_pattern=input_pattern,
+        pipeline_root=root,
+        serving_dir=os.path.join(workdir, "serving"),
+        settings=settings,
+    )
+    return root

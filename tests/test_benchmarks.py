@@ -43,7 +43,7 @@ def test_the_bucketing_benchmark_smoke_run(demo):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     assert "| 8 |" in run.stdout and "| top1, median of 1 seeds | padded" in run.stdout
-    assert "| input pipeline alone, 1 core | padded" in run.stdout
+    assert "| input pipeline alone, 1 core | padded" in run.stdout and "| bucketed + augmented " in run.stdout
 
 
 def test_the_serving_benchmark_smoke_run(demo, real_dir, tmp_path):

@@ -22,7 +22,7 @@ says how long each is, so the LSTMs still stop at each drawing's end.
 Randomness is stateless, keyed by ``(seed, batch index)``: the same seed gives the same augmented stream,
 and a resumed Trainer that skips the batches it already trained on sees the same batches after them.
 Vectorised over the batch (no per-drawing Python), so it costs the input pipeline little
-(BENCHMARKS.md, "Training defaults").
+(BENCHMARKS.md, "Model quality").
 """
 
 from __future__ import annotations
