@@ -3,7 +3,8 @@
 ExampleGen (the conversion's Beam transforms) → StatisticsGen → ImportSchemaGen (the
 curated schema) → ExampleValidator → DataGate (+ train/eval skew, drift from the statistics
 of the previous examples) → only when the data passes: Transform (label vocabulary on train,
-ink → padded sequence + length) →
+ink → padded sequence + length) → with ``--tune``, TFX's Tuner (or ``--hyperparameters``: an Importer of
+an earlier result) →
 Trainer (Conv1D + BiLSTM) → Evaluator (TFMA, thresholds vs the latest blessed
 model) → Pusher (blessed only, atomic, versioned). The same function is compiled
 for Kubeflow/Vertex and run locally by ``quickdraw run`` (LocalDagRunner).
