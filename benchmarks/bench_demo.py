@@ -12,9 +12,9 @@ top-3 overall and per class, with how many drawings each figure rests on.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
+import sys
 
 from harness import DATA, DEMO_SERVING, missing, no_model, write_json  # also puts the project on sys.path
 
@@ -30,15 +30,21 @@ def main() -> int:
     if no_model(args.model):
         return 2
 
+    from components.conversion.config import DEFAULT_MAX_POINTS
     from pipeline import predict
 
-    predictor = predict.Predictor(args.model)
+    predictor = predict.Predictor(args.model)  # loaded once; scored as `quickdraw predict` scores
     classes = [c for c in predictor.class_names if os.path.exists(os.path.join(args.data, f"{c}.ndjson"))]
     per_class: dict[str, dict] = {}
     for name in classes:
-        out = io.StringIO()
-        counts = predict.predict_files(args.model, [os.path.join(args.data, f"{name}.ndjson")], 3, out=out)
-        per_class[name] = {"drawings": counts["labelled"], "top1": counts["top1"], "top3": counts["topk"]}
+        path = os.path.join(args.data, f"{name}.ndjson")
+        drawings = list(predict.read_drawings(path, DEFAULT_MAX_POINTS, sys.stderr, []))
+        labels = [[t["label"] for t in best] for best in predictor.top_k(drawings, 3)]
+        per_class[name] = {
+            "drawings": len(drawings),
+            "top1": sum(best[:1] == [name] for best in labels),
+            "top3": sum(name in best for best in labels),
+        }
     drawings = sum(c["drawings"] for c in per_class.values())
     results = {
         "model": os.path.abspath(args.model),
