@@ -8,8 +8,9 @@ first ``--eval-steps`` batches of the eval split, as TFX's examples score trials
 the trained model on that same split, so a tuned run's evaluation is slightly optimistic: the eval split
 chose among a few settings.
 
-Random search with ``max_trials`` set: each trial is a random point of the space, the count is bounded, and
-it has none of Hyperband's known TFX failure (a ``max_trials=None`` Hyperband never stops; TFX issue #7778).
+Random search with ``max_trials`` set: each trial is a random point of the space and the count is bounded.
+TFX's executor writes its results with ``oracle.get_best_trials(oracle.max_trials)``, which fails after the
+whole search when the oracle has no ``max_trials``, as KerasTuner's Hyperband has (TFX issue #7778).
 The search runs on KerasTuner's ``BaseTuner`` with its own ``run_trial``: ``keras_tuner`` drives Keras 3,
 while the model is Keras 2 (``tf_keras``, which tensorflow-transform imposes), so KerasTuner's Keras
 callbacks and model saving cannot touch it; a trial reports its score and its model is dropped.
