@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.data_validation.verdict import Verdict
 from components.errors import UserError
+from components.training.config import hyperparameter_values
 
 if TYPE_CHECKING:
     from ml_metadata.metadata_store import metadata_store
@@ -47,10 +48,9 @@ COMPONENTS = (
     EVALUATOR,
     PUSHER,
 )
-# The components that run only when the DataGate passed the data (its `tfx.dsl.Cond`; on Kubeflow a trigger),
-# and the optional ones (not in COMPONENTS): the Tuner (gated too) and the hyperparameters' Importer.
+# The components that run only when the DataGate passed the data (its `tfx.dsl.Cond`; on Kubeflow a trigger).
+# TUNER (gated too) and HYPERPARAMETERS_IMPORTER are optional: not in COMPONENTS.
 GATED = (TRANSFORM, TRAINER, EVALUATOR, PUSHER)
-OPTIONAL = (TUNER, HYPERPARAMETERS_IMPORTER)
 BLESSED_MODEL_RESOLVER = "latest_blessed_model_resolver"
 
 METADATA_FILE = "metadata.sqlite"  # MLMD's SQLite database under a local pipeline root
@@ -103,11 +103,11 @@ class Run:
         if TUNER in self.nodes:
             trials = _read_json(self.nodes[TUNER].uri("tuner_results"), TUNER_RESULTS_FILE)
             chosen = _read_json(self.nodes[TUNER].uri("best_hyperparameters"))
-            return Hyperparameters("the Tuner", chosen.get("values", chosen), trials)
+            return Hyperparameters("the Tuner", hyperparameter_values(chosen), trials)
         if HYPERPARAMETERS_IMPORTER in self.nodes:
             uri = self.nodes[HYPERPARAMETERS_IMPORTER].uri("result")
             chosen = _read_json(uri)
-            return Hyperparameters(uri, chosen.get("values", chosen), [])
+            return Hyperparameters(uri, hyperparameter_values(chosen), [])
         return None
 
 

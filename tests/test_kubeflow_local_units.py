@@ -226,10 +226,12 @@ def test_an_importer_records_its_uri_once_and_reuses_it(tmp_path):
     importing the same URI again gives the same artifact (so the consumers' cache keys stay the same)."""
     hyperparameters = {"instanceSchema": "title: tfx.HyperParameters\ntype: object\n"}
     store = LocalMetadata(str(tmp_path))
-    first = store.imported("r1", "hyperparameters_importer", "/best", hyperparameters)
-    again = LocalMetadata(str(tmp_path)).imported("r2", "hyperparameters_importer", "/best", hyperparameters)
+    first = store.imported("r1", "hyperparameters_importer", "result", "/best", hyperparameters)
+    again = LocalMetadata(str(tmp_path)).imported(
+        "r2", "hyperparameters_importer", "result", "/best", hyperparameters
+    )
     assert first["uri"] == "/best" and again["name"] == first["name"]
-    other = store.imported("r2", "hyperparameters_importer", "/other", hyperparameters)
+    other = store.imported("r2", "hyperparameters_importer", "result", "/other", hyperparameters)
     assert other["name"] != first["name"]
     assert store.latest('schema_title="tfx.HyperParameters" AND state=LIVE')[0]["uri"] == "/other"
 

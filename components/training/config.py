@@ -29,6 +29,15 @@ LR_SCHEDULES = ("cosine", "constant")
 HYPERPARAMETERS = ("learning_rate", "dropout", "lstm_units", "lstm_layers", "augmentation")
 
 
+def hyperparameter_values(hyperparameters: dict | None) -> dict[str, Any]:
+    """The chosen values of a Tuner's ``best_hyperparameters`` (KerasTuner's ``HyperParameters`` config:
+    ``{"space": [...], "values": {...}}``; a bare ``{name: value}`` is taken as the values), or ``{}``
+    when there are none."""
+    if not hyperparameters:
+        return {}
+    return dict(hyperparameters.get("values", hyperparameters))
+
+
 def _one_of(choices: tuple[str, ...]):
     def check(value: str) -> str | None:
         return None if value in choices else f"one of {', '.join(choices)}"

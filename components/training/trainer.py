@@ -40,6 +40,7 @@ from components.training.config import (
     PROGRESS_SECONDS,
     Augmentation,
     TrainingConfig,
+    hyperparameter_values,
 )
 
 # In the Trainer's model_run: from which step it resumed, whether it warm-started, the steps trained in total.
@@ -93,6 +94,29 @@ def make_dataset(
     batches = batches.enumerate()  # the batch index keys the augmentation, so it counts skipped batches
     batches = batches.skip(skip_batches) if skip_batches else batches
     return batches.map(to_model, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def training_batches(
+    config: TrainingConfig,
+    patterns: list[str],
+    tf_transform_output: tft.TFTransformOutput,
+    tft_layer,
+    batch_size: int,
+    skip_batches: int = 0,
+) -> tf.data.Dataset:
+    """The training stream as ``config`` asks for it: shuffled, length-bucketed when on, augmented; what
+    the Trainer fits on and what each of the Tuner's trials fits on."""
+    return make_dataset(
+        patterns,
+        tf_transform_output,
+        tft_layer,
+        batch_size,
+        config.shuffle_buffer,
+        config.seed,
+        bucket_window=config.bucket_window if config.bucket_by_length else None,
+        skip_batches=skip_batches,
+        augmentation=config.augmentation(),
+    )
 
 
 def example_records(
@@ -254,16 +278,13 @@ def fit(fn_args, config: TrainingConfig, tf_transform_output, tft_layer, start: 
     checkpoints; the eval split's first ``eval_steps`` batches are Keras's validation."""
     if start.step >= fn_args.train_steps:
         return
-    train = make_dataset(
+    train = training_batches(
+        config,
         fn_args.train_files,
         tf_transform_output,
         tft_layer,
         start.global_batch,
-        config.shuffle_buffer,
-        config.seed,
-        bucket_window=config.bucket_window if config.bucket_by_length else None,
         skip_batches=start.step,
-        augmentation=config.augmentation(),
     )
     # Not bucketed: the first `eval_steps` batches of length-sorted windows would be the shortest drawings.
     evaluation = make_dataset(fn_args.eval_files, tf_transform_output, tft_layer, start.global_batch)
@@ -308,14 +329,6 @@ def write_summary(fn_args, summary: dict) -> None:
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(posixpath.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         f.write(json.dumps(summary, indent=2))
-
-
-def hyperparameter_values(hyperparameters: dict | None) -> dict:
-    """The chosen values of a Tuner's ``best_hyperparameters`` (KerasTuner's ``HyperParameters`` config:
-    ``{"space": [...], "values": {...}}``), or ``{}`` when the Trainer was given none."""
-    if not hyperparameters:
-        return {}
-    return dict(hyperparameters.get("values", hyperparameters))
 
 
 def run_fn(fn_args) -> None:

@@ -78,15 +78,8 @@ class TrialRun:
         keras.backend.clear_session()  # several models in one process
         keras.utils.set_random_seed(config.seed)
         model = model_lib.build_model(len(self.names), config.model, train_steps=self.tuning.tune_steps)
-        train = trainer.make_dataset(
-            self.fn_args.train_files,
-            self.tto,
-            self.layer,
-            config.batch_size,
-            config.shuffle_buffer,
-            config.seed,
-            bucket_window=config.bucket_window if config.bucket_by_length else None,
-            augmentation=config.augmentation(),
+        train = trainer.training_batches(
+            config, self.fn_args.train_files, self.tto, self.layer, config.batch_size
         )
         evaluation = trainer.make_dataset(self.fn_args.eval_files, self.tto, self.layer, config.batch_size)
         start = time.monotonic()

@@ -68,7 +68,7 @@ class LocalMetadata:
         )
         self._save()
 
-    def imported(self, run: str, task: str, uri: str, artifact_type: dict) -> Artifact:
+    def imported(self, run: str, task: str, key: str, uri: str, artifact_type: dict) -> Artifact:
         """An importer's artifact: the one already recorded for this URI and type (KFP's importer does not
         import a URI twice unless told to), else a new one, recorded."""
         for artifact in self.artifacts.values():
@@ -77,7 +77,7 @@ class LocalMetadata:
             ):
                 return artifact
         artifact = {"name": self.new_name(), "uri": uri, "type": artifact_type, "metadata": {}}
-        self.record(run, task, uri, None, {"imported": [artifact]})
+        self.record(run, task, uri, None, {key: [artifact]})
         return self.artifacts[artifact["name"]]
 
     def cached(self, cache_key: str) -> tuple[str, dict[str, list[Artifact]]] | None:

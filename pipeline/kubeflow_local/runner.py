@@ -121,8 +121,8 @@ class _Run:
             return TaskRun(task.name, SKIPPED, f"condition {task.condition} is false")
         if task.imported is not None:
             uri, artifact_type = task.imported
-            artifact = self.store.imported(self.run_id, task.name, uri, artifact_type)
             (key,) = task.component.output_definitions.artifacts
+            artifact = self.store.imported(self.run_id, task.name, key, uri, artifact_type)
             return TaskRun(task.name, IMPORTED, uri, {key: [artifact]})
         if task.container is None:
             return _resolve(task, inputs, self.store)
