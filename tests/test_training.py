@@ -156,6 +156,11 @@ def test_a_trainer_with_another_setting_starts_at_step_0_and_leaves_the_interrup
     assert other.resumable.directory != interrupted.resumable.directory
     other.resumable.remove()  # the other run finished
     assert same.resumable.restore() == 20, "the interrupted run's checkpoints belong to its own settings"
+    # Another Tuner result (or imported file) is another training too: it must not resume this checkpoint.
+    tuned_args = fn_args()
+    tuned_args.hyperparameters = {"space": [], "values": {"dropout": 0.1}}
+    tuned = trainer.start_training(tuned_args, TrainingConfig(model=SMALL), names, summary := {})
+    assert tuned.step == 0 and tuned.resumable.directory != interrupted.resumable.directory
 
 
 def test_warm_start_loads_matching_weights_and_refuses_the_rest(tmp_path):

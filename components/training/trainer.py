@@ -233,6 +233,8 @@ def _identity(fn_args) -> dict:
         "eval_steps": fn_args.eval_steps,
         "base_model": fn_args.base_model,
         "custom_config": custom,
+        # A Tuner's (or an imported) choice changes the training as much as a setting does.
+        "hyperparameters": hyperparameter_values(getattr(fn_args, "hyperparameters", None)),
     }
 
 
