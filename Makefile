@@ -35,7 +35,7 @@ help:
 	@echo "make bench-train    training examples/s, length-bucketed vs padded batches, paired, + accuracy, CPU"
 	@echo "make bench-train-pipeline  accuracy + training speed of the whole pipeline on the real drawings, CPU"
 	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
-	@echo "make bench-serve      quickdraw serve: requests/s, p50/p99 at 1, 8, 32 clients vs the SavedModel in-process"
+	@echo "make bench-serve      quickdraw serve: requests/s, p50/p99 at 1, 8, 32 clients, batching vs not vs in-process; warm-up"
 	@echo "make bench-quality    top-1/top-3 on real eval splits: the tutorial's training defaults vs ours, 3 seeds"
 	@echo "make bench-demo       the demo's model on the real drawings of its classes (never trained on them)"
 	@echo "make bench-tflite     the TFLite variants: size, 1-core latency vs the SavedModel, parity on the real drawings"

@@ -1,16 +1,22 @@
-"""`quickdraw serve` under load: predict_strokes over HTTP vs the SavedModel called in-process, paired runs.
+"""`quickdraw serve` under load, with and without batching, vs the SavedModel in-process; warm-up; paired runs.
 
-A real server process on 127.0.0.1 (the CLI, default settings but the port) serves a
-pushed model (default: the demo's, ``make demo``). Clients are threads, each with its own
-keep-alive connection, sending ``predict_strokes`` requests built from the real drawings
+Two real server processes on 127.0.0.1 serve a pushed model (default: the demo's, ``make
+demo``): today's default settings (one model call per request) and ``--enable-batching``
+(default window and batch size). Clients are threads, each with its own keep-alive
+connection, sending ``predict_strokes`` requests built from the real drawings
 (../shared/data/quickdraw) at 1, 8 and 32 concurrent clients, each level bounded to
-``--requests`` requests and ``--seconds`` seconds. The ceiling is the same drawings
-through the same signature called in this process by as many threads. Each of
-``--reps`` rounds measures both at every level, alternating which goes first; the
-tables give the median over the rounds and the min–max spread.
+``--requests`` requests and ``--seconds`` seconds. The ceiling is the same drawings through
+the same signature called in this process by as many threads. Each of ``--reps`` rounds
+measures the three at every level, rotating which goes first; the tables give the median
+over the rounds, the min–max spread, and the batching server's requests/s over the
+unbatched one's, paired per round.
 
-Whether batching would pay: ``serving_default`` in-process at batch 1, 8 and 32
-(drawings/s), on the same drawings. (``predict_strokes`` takes one drawing per call.)
+Warm-up: a server is started on a copy of the model with its warm-up file
+(``assets.extra/tf_serving_warmup_requests``) and on one without it; the first request
+after the version is available is timed against the median of the next 30 (per rep).
+
+``serving_default`` in-process at batch 1, 8 and 32 (drawings/s) shows what batching can
+gain on the model alone.
 
     python benchmarks/bench_serve.py [--model build/demo/serving] [--reps 3] [--json out.json]
 """
@@ -50,9 +56,9 @@ def drawings(data: str, count: int) -> list[list]:
     return out[:count]
 
 
-def start_server(model: str) -> tuple[subprocess.Popen, int]:
+def start_server(model: str, *flags: str) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--model", model, "--port", "0"],
+        [sys.executable, "-m", "pipeline.cli", "serve", "--model", model, "--port", "0", "--grpc-port", "-1", *flags],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
     )  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
@@ -98,6 +104,75 @@ def load(clients: int, requests: int, seconds: float, send) -> dict:
     }
 
 
+def warmup_effect(model: str, bodies: list[str], reps: int) -> dict:
+    """First request after a load vs the median of the next 30, with and without the warm-up file."""
+    import shutil
+    import tempfile
+
+    from pipeline import predict
+
+    source = predict.resolve_model_dir(model)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        copies = {
+            "with warm-up file": os.path.join(scratch, "warm", "1"),
+            "without": os.path.join(scratch, "cold", "1"),
+        }
+        for name, copy in copies.items():
+            shutil.copytree(source, copy)
+            if name == "without":
+                shutil.rmtree(os.path.join(copy, "assets.extra"), ignore_errors=True)
+        for name, copy in copies.items():
+            if name != "without" and not os.path.exists(
+                os.path.join(copy, "assets.extra", "tf_serving_warmup_requests")
+            ):
+                print(f"{model} has no warm-up file (pushed before the InfraValidator?)", file=sys.stderr)
+            results = []
+            for _ in range(reps):
+                process, port = start_server(os.path.dirname(copy))
+                try:
+                    wait_available(port)
+                    times = []
+                    for _ in range(31):
+                        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                        started = time.perf_counter()
+                        c.request(
+                            "POST", "/v1/models/quickdraw:predict", body=bodies[0]
+                        )  # one drawing: same work
+                        response = c.getresponse()
+                        response.read()
+                        times.append(time.perf_counter() - started)
+                        c.close()
+                        assert response.status == 200
+                finally:
+                    process.terminate()
+                    process.wait(20)
+                median = statistics.median(times[1:])
+                results.append(
+                    {"first_ms": 1000 * times[0], "median_ms": 1000 * median, "ratio": times[0] / median}
+                )
+            out[name] = {k: summary_of([r[k] for r in results]) for k in ("first_ms", "median_ms", "ratio")}
+    return out
+
+
+def wait_available(port: int, seconds: float = 300.0) -> None:
+    """Until the server reports a version AVAILABLE (a fresh copy is loaded once its files have settled)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", "/v1/models/quickdraw")
+        body = json.loads(c.getresponse().read())
+        c.close()
+        if any(s["state"] == "AVAILABLE" for s in body.get("model_version_status", [])):
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the server loaded no version")
+
+
+def summary_of(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -132,37 +207,52 @@ def main() -> int:
     ]
     loaded = tf.saved_model.load(predict.resolve_model_dir(args.model))
     strokes = loaded.signatures["predict_strokes"]
-    server, port = start_server(args.model)
+    servers = {
+        "http": start_server(args.model),
+        "http_batching": start_server(args.model, "--enable-batching"),
+    }
 
-    def over_http(state: dict, i: int) -> None:
-        if "connection" not in state:
-            state["connection"] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        c = state["connection"]
-        c.request("POST", "/v1/models/quickdraw:predict", body=bodies[i % len(bodies)])
-        response = c.getresponse()
-        response.read()
-        assert response.status == 200, response.status
+    def over_http(mode: str):
+        port = servers[mode][1]
+
+        def send(state: dict, i: int) -> None:
+            if "connection" not in state:
+                state["connection"] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c = state["connection"]
+            c.request("POST", "/v1/models/quickdraw:predict", body=bodies[i % len(bodies)])
+            response = c.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+
+        return send
 
     def in_process(state: dict, i: int) -> None:
         strokes(**tensors[i % len(tensors)])["top_k_scores"].numpy()
 
+    senders = {
+        "http": over_http("http"),
+        "http_batching": over_http("http_batching"),
+        "in_process": in_process,
+    }
     levels = [int(c) for c in args.clients.split(",")]
-    rounds: dict = {mode: {c: [] for c in levels} for mode in ("http", "in_process")}
+    modes = list(senders)
+    rounds: dict = {mode: {c: [] for c in levels} for mode in modes}
     try:
-        for _ in range(20):  # warm both paths
-            over_http({}, 0)
-            in_process({}, 0)
+        for _ in range(20):  # warm every path
+            for send in senders.values():
+                send({}, 0)
         for rep in range(args.reps):
             for clients in levels:
-                order = ("http", "in_process") if (rep + clients) % 2 == 0 else ("in_process", "http")
-                for mode in order:
-                    send = over_http if mode == "http" else in_process
-                    result = load(clients, args.requests, args.seconds, send)
+                shift = (rep + clients) % len(modes)
+                for mode in modes[shift:] + modes[:shift]:
+                    result = load(clients, args.requests, args.seconds, senders[mode])
                     rounds[mode][clients].append(result)
                     print(f"round {rep} {mode} {clients} clients: {result}", file=sys.stderr, flush=True)
     finally:
-        server.terminate()
-        server.wait(20)
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(20)
+    first_request = warmup_effect(args.model, bodies, args.reps)
 
     serve_default = loaded.signatures["serving_default"]
     examples = predict.serialized_examples(
@@ -190,19 +280,25 @@ def main() -> int:
             for mode, per in rounds.items()
         },
         "serving_default_drawings_per_s": {size: summary([{"v": v} for v in vs], "v") for size, vs in batching.items()},
+        "batching_over_unbatched": {
+            c: summary([{"v": a["per_s"] / b["per_s"]} for a, b in zip(rounds["http_batching"][c], rounds["http"][c])], "v")
+            for c in levels
+        },
+        "first_request_over_median": first_request,
     }  # fmt: skip
     print(json.dumps(report, indent=2))
-    print(
-        "\n| clients | HTTP requests/s | HTTP p50 / p99 ms | in-process calls/s | in-process p50 / p99 ms | HTTP / in-process |"
-    )
+    print("\n| clients | server | requests/s | p50 / p99 ms | batching / unbatched (paired) |")
     for c in levels:
-        h, p = report["levels"]["http"][c], report["levels"]["in_process"][c]
-        ratios = [a["per_s"] / b["per_s"] for a, b in zip(rounds["http"][c], rounds["in_process"][c])]
-        print(f"| {c} | {h['per_s']['median']:.0f} [{h['per_s']['min']:.0f}, {h['per_s']['max']:.0f}] | "
-              f"{h['p50_ms']['median']:.1f} / {h['p99_ms']['median']:.1f} | "
-              f"{p['per_s']['median']:.0f} [{p['per_s']['min']:.0f}, {p['per_s']['max']:.0f}] | "
-              f"{p['p50_ms']['median']:.1f} / {p['p99_ms']['median']:.1f} | "
-              f"{statistics.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}] |")  # fmt: skip
+        for mode in modes:
+            r = report["levels"][mode][c]
+            ratio = report["batching_over_unbatched"][c] if mode == "http_batching" else None
+            shown = f"{ratio['median']:.2f}× [{ratio['min']:.2f}, {ratio['max']:.2f}]" if ratio else ""
+            print(f"| {c} | {mode} | {r['per_s']['median']:.0f} [{r['per_s']['min']:.0f}, {r['per_s']['max']:.0f}] | "
+                  f"{r['p50_ms']['median']:.1f} / {r['p99_ms']['median']:.1f} | {shown} |")  # fmt: skip
+    print("\n| model copy | first request after load (ms) | median of the next 30 (ms) | first / median |")
+    for name, r in first_request.items():
+        print(f"| {name} | {r['first_ms']['median']:.1f} | {r['median_ms']['median']:.1f} | "
+              f"{r['ratio']['median']:.2f} [{r['ratio']['min']:.2f}, {r['ratio']['max']:.2f}] |")  # fmt: skip
     print("\n| serving_default batch | drawings/s (median [min, max]) |")
     for size, s in report["serving_default_drawings_per_s"].items():
         print(f"| {size} | {s['median']:.0f} [{s['min']:.0f}, {s['max']:.0f}] |")

@@ -27,6 +27,7 @@ from components import settings
 from components.conversion.config import ConversionConfig
 from components.data_validation.config import ValidationConfig
 from components.errors import UserError
+from components.infra_validation.config import InfraValidationConfig
 from components.training.config import ModelConfig, TrainingConfig
 from components.tuning.config import TuningConfig
 from pipeline import console
@@ -221,6 +222,7 @@ def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
     add_config_flags(p, TrainingConfig, "training (the Trainer)")
     add_config_flags(p, ModelConfig, "model (the tutorial's architecture by default)")
     add_config_flags(p, TuningConfig, "tuning (TFX's Tuner before the Trainer; off by default)")
+    add_config_flags(p, InfraValidationConfig, "infra validation (the candidate served before a push)")
 
 
 def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -232,6 +234,7 @@ def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
         validation=config_from_args(ValidationConfig, args),
         training=config_from_args(TrainingConfig, args, model=model),
         tuning=config_from_args(TuningConfig, args),
+        infra_validation=config_from_args(InfraValidationConfig, args),
     )
 
 

@@ -3,6 +3,7 @@
 The component settings are declared beside the code they steer
 (``components.conversion.config.ConversionConfig``,
 ``components.data_validation.config.ValidationConfig``,
+``components.infra_validation.config.InfraValidationConfig``,
 ``components.training.config.TrainingConfig`` / ``ModelConfig``); ``PipelineConfig``
 gathers them with the few values that belong to the pipeline itself. Settings flow
 one way: the CLI builds a ``PipelineConfig``, ``create_pipeline`` hands each
@@ -16,6 +17,7 @@ import dataclasses
 from components import settings
 from components.conversion.config import ConversionConfig
 from components.data_validation.config import ValidationConfig
+from components.infra_validation.config import InfraValidationConfig
 from components.settings import at_least, between, setting
 from components.training.config import TrainingConfig
 from components.tuning.config import TuningConfig
@@ -39,6 +41,7 @@ class PipelineConfig:
     validation: ValidationConfig = ValidationConfig()  # the schema, the skew/drift thresholds, the gate
     training: TrainingConfig = TrainingConfig()
     tuning: TuningConfig = TuningConfig()  # TFX's Tuner before the Trainer (off by default), or its result
+    infra_validation: InfraValidationConfig = InfraValidationConfig()  # the candidate served before a push
 
     def __post_init__(self) -> None:
         settings.validate(self)

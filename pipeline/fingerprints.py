@@ -29,7 +29,16 @@ import hashlib
 import os
 from collections.abc import Mapping
 
-from pipeline.runs import DATA_GATE, EVALUATOR, EXAMPLE_GEN, PUSHER, TRAINER, TRANSFORM, TUNER
+from pipeline.runs import (
+    DATA_GATE,
+    EVALUATOR,
+    EXAMPLE_GEN,
+    INFRA_VALIDATOR,
+    PUSHER,
+    TRAINER,
+    TRANSFORM,
+    TUNER,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +89,9 @@ STAGES: dict[str, Stage] = {
     # The search, and the Trainer's code each trial runs.
     TUNER: Stage(("components/tuning", *TRAINING_CODE), reads=(EXAMPLE_GEN, TRANSFORM)),
     EVALUATOR: Stage(("components/training/evaluation.py",), reads=(EXAMPLE_GEN, TRAINER)),
-    PUSHER: Stage(("components/pusher",), reads=(TRAINER, EVALUATOR)),
+    # Its own code, and the server it starts (`quickdraw serve`: what a pushed model meets).
+    INFRA_VALIDATOR: Stage(("components/infra_validation", "pipeline/serve"), reads=(EXAMPLE_GEN, TRAINER)),
+    PUSHER: Stage(("components/pusher",), reads=(TRAINER, EVALUATOR, INFRA_VALIDATOR)),
 }
 
 

@@ -35,6 +35,7 @@ class Outcome:
     evaluation_uri: str | None  # None: not trained (stopped by the data validation)
     data: Verdict | None = None  # None: a run from before the DataGate existed
     hyperparameters: runs.Hyperparameters | None = None  # None: trained on the settings alone
+    infra_validation: runs.InfraValidation | None = None  # None: a run from before the InfraValidator
 
     @classmethod
     def not_trained(cls, run_id: str, nodes: dict[str, NodeRun], data: Verdict) -> Outcome:
@@ -87,7 +88,11 @@ class Outcome:
         lines = [f"run {self.run_id}: {shown}", *(self.data.summary() if self.data else [])]
         if self.hyperparameters:
             lines.append(self.hyperparameters.summary())
-        if self.blessed:
+        if self.infra_validation is not None:
+            lines.append(self.infra_validation.summary())
+        if self.blessed and self.infra_validation is not None and not self.infra_validation.blessed:
+            lines.append("Model blessed by the Evaluator, but not servable; not pushed.")
+        elif self.blessed:
             lines.append(
                 f"Model blessed; pushed to {self.pushed_to}." if self.pushed_to else "Model blessed."
             )
@@ -126,6 +131,7 @@ def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -
     data = verdict if run is newest else run.verdict()
     result = Outcome.evaluated(run.run_id, run.nodes, evaluation_uri, pushed_to, data)
     result.hyperparameters = run.hyperparameters()
+    result.infra_validation = run.infra_validation()
     return result
 
 

@@ -6,7 +6,8 @@ of the previous examples) → only when the data passes: Transform (label vocabu
 ink → padded sequence + length) → with ``--tune``, TFX's Tuner (or ``--hyperparameters``: an Importer of
 an earlier result) →
 Trainer (Conv1D + BiLSTM) → Evaluator (TFMA, thresholds vs the latest blessed
-model) → Pusher (blessed only, atomic, versioned). The same function is compiled
+model) → InfraValidator (the candidate served by ``quickdraw serve``, warm-up
+written) → Pusher (blessed by both only, atomic, versioned). The same function is compiled
 for Kubeflow/Vertex and run locally by ``quickdraw run`` (LocalDagRunner).
 
 User code is referenced by import path (``components.training.transform.preprocessing_fn``,
@@ -30,6 +31,7 @@ from components.data_validation import schema as schema_lib
 from components.data_validation.component import DataGate, ImportCuratedSchema
 from components.data_validation.executor import PASSED
 from components.example_gen import QuickDrawExampleGen
+from components.infra_validation.component import InfraValidator
 from components.pusher import VersionedPusher
 from components.training import evaluation
 from components.training.config import CHECKPOINT_ROOT_KEY, CODE_FINGERPRINT_KEY
@@ -91,7 +93,7 @@ def create_pipeline(
     # Outside the gate: an Importer reads no data (and KFP's importer tasks take no trigger condition).
     importer = _hyperparameters_importer(settings)
     with tfx.dsl.Cond(data_gate.outputs["verdict"].future()[0].custom_property(PASSED) == 1):
-        transform, tuner, trainer, baseline, evaluator, pusher = _training(
+        transform, tuner, trainer, baseline, evaluator, infra_validator, pusher = _training(
             settings, pipeline_root, serving_dir, code, examples, schema, importer
         )
     components: list[BaseComponent] = [
@@ -106,6 +108,7 @@ def create_pipeline(
         trainer,
         baseline,
         evaluator,
+        infra_validator,
         pusher,
     ]
     return tfx.dsl.Pipeline(
@@ -122,7 +125,7 @@ def _training(
     settings: PipelineConfig, pipeline_root: str, serving_dir: str, code, examples, schema, importer
 ):
     """Transform → (Tuner, or an imported result) → Trainer → Evaluator (against the latest blessed model)
-    → Pusher."""
+    → InfraValidator (served by `quickdraw serve`) → Pusher."""
     transform = tfx.components.Transform(
         examples=examples,
         schema=schema,
@@ -168,15 +171,23 @@ def _training(
         eval_config=evaluation.eval_config(settings.accuracy_threshold, settings.max_accuracy_drop),
         example_splits=["eval"],
     ).with_id(runs.EVALUATOR)
-    pusher = VersionedPusher(
+    infra_validator = InfraValidator(
         model=trainer.outputs["model"],
+        examples=examples,
+        config=settings.infra_validation,
+        code_fingerprint=code[runs.INFRA_VALIDATOR],
+    ).with_id(runs.INFRA_VALIDATOR)
+    # As TFX's Pusher after an InfraValidator with make_warmup: it pushes the InfraBlessing's copy of the
+    # model (warm-up file included), and only when both blessings say so.
+    pusher = VersionedPusher(
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=infra_validator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
         ),
         custom_config={CODE_FINGERPRINT_KEY: code[runs.PUSHER]},
     ).with_id(runs.PUSHER)
-    return transform, tuner, trainer, baseline, evaluator, pusher
+    return transform, tuner, trainer, baseline, evaluator, infra_validator, pusher
 
 
 def _tuner(settings: PipelineConfig, code, examples, transform_graph) -> BaseComponent | None:

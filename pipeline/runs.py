@@ -36,6 +36,7 @@ TUNER = "Tuner"  # only with --tune
 HYPERPARAMETERS_IMPORTER = "hyperparameters_importer"  # only with --hyperparameters FILE
 TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
+INFRA_VALIDATOR = "InfraValidator"
 PUSHER = "Pusher"
 COMPONENTS = (
     EXAMPLE_GEN,
@@ -46,11 +47,12 @@ COMPONENTS = (
     TRANSFORM,
     TRAINER,
     EVALUATOR,
+    INFRA_VALIDATOR,
     PUSHER,
 )
 # The components that run only when the DataGate passed the data (its `tfx.dsl.Cond`; on Kubeflow a trigger).
 # TUNER (gated too) and HYPERPARAMETERS_IMPORTER are optional: not in COMPONENTS.
-GATED = (TRANSFORM, TRAINER, EVALUATOR, PUSHER)
+GATED = (TRANSFORM, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER)
 BLESSED_MODEL_RESOLVER = "latest_blessed_model_resolver"
 
 METADATA_FILE = "metadata.sqlite"  # MLMD's SQLite database under a local pipeline root
@@ -109,6 +111,28 @@ class Run:
             chosen = _read_json(uri)
             return Hyperparameters(uri, hyperparameter_values(chosen), [])
         return None
+
+    def infra_validation(self) -> InfraValidation | None:
+        """The InfraValidator's verdict on the candidate; None when it did not run (runs from before it)."""
+        node = self.nodes.get(INFRA_VALIDATOR)
+        if node is None:
+            return None
+        return InfraValidation(
+            bool(node.custom("blessing", "blessed")), node.custom("blessing", "reason") or ""
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class InfraValidation:
+    """Whether ``quickdraw serve`` loaded the candidate and answered as the model does, and why not."""
+
+    blessed: bool
+    reason: str  # empty when blessed
+
+    def summary(self) -> str:
+        if self.blessed:
+            return "Served by `quickdraw serve` and answered as in-process (InfraValidator); warm-up requests written."
+        return f"InfraValidator refused the model: {self.reason}."
 
 
 TUNER_RESULTS_FILE = "tuner_results.json"  # TFX's Tuner: its trials, best first ({trial_id, score, values…})

@@ -73,6 +73,7 @@ DEMO_GROUP = "demo-pipeline"
 DEMO_FIXTURES = {"demo", "served"}
 DEMO_FILES = {
     "test_benchmarks.py",
+    "test_infra_validation.py",
     "test_pipeline_e2e.py",
     "test_report.py",
     "test_runs.py",

@@ -9,6 +9,7 @@ import pytest
 from components.conversion.config import ConversionConfig
 from components.data_validation.config import ValidationConfig
 from components.errors import UserError
+from components.infra_validation.config import InfraValidationConfig
 from components.training.config import ModelConfig, TrainingConfig
 from components.tuning.config import TuningConfig
 from pipeline import cli
@@ -37,11 +38,13 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         "--augment-rotation", "5", "--augment-scale", "0.1", "--augment-shear", "0.05", "--augment-drop-points", "0.2",
         "--augment-drop-strokes", "0.3", "--schema", "my.pbtxt", "--skew-threshold", "0.2", "--drift-threshold", "0.3",
         "--drift-baseline", "gs://b/stats", "--proceed-on-anomalies",
+        "--infra-drawings", "3", "--infra-load-timeout-s", "9", "--infra-request-timeout-s", "4",
     )  # fmt: skip
     assert (settings.train_steps, settings.eval_steps, settings.accuracy_threshold) == (7, 5, 0.3)
     assert settings.max_accuracy_drop == 0.1
     assert settings.conversion == ConversionConfig(0.2, 3, "pepper", 3, 2, True, 600)
     assert settings.validation == ValidationConfig("my.pbtxt", 0.2, 0.3, "gs://b/stats", True)
+    assert settings.infra_validation == InfraValidationConfig(3, 9.0, 4.0)
     assert settings.training == TrainingConfig(
         batch_size=5,
         shuffle_buffer=0,
@@ -61,10 +64,24 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         model=ModelConfig((8, 9), (3, 3), True, 0.5, 9, 2, 0.01, "constant", 0.2, 1.5, True),
     )
     # ... and every field of every config was set above, so none is left without a flag.
-    configs = (settings, settings.conversion, settings.validation, settings.training, settings.training.model)
+    configs = (
+        settings,
+        settings.conversion,
+        settings.validation,
+        settings.infra_validation,
+        settings.training,
+        settings.training.model,
+    )
     for config in configs:
         for field in dataclasses.fields(config):
-            if field.name not in ("model", "conversion", "validation", "training", "tuning"):
+            if field.name not in (
+                "model",
+                "conversion",
+                "validation",
+                "training",
+                "tuning",
+                "infra_validation",
+            ):
                 assert getattr(config, field.name) != field.default, field.name
     # Tuning: --tune and --hyperparameters exclude each other, so two parses set every flag between them.
     tuned = _settings(

@@ -11,10 +11,20 @@ import os
 import pytest
 
 from pipeline import fingerprints
-from pipeline.fingerprints import DATA_GATE, EVALUATOR, EXAMPLE_GEN, PUSHER, STAGES, TRAINER, TRANSFORM, TUNER
+from pipeline.fingerprints import (
+    DATA_GATE,
+    EVALUATOR,
+    EXAMPLE_GEN,
+    INFRA_VALIDATOR,
+    PUSHER,
+    STAGES,
+    TRAINER,
+    TRANSFORM,
+    TUNER,
+)
 from tests.support import REPO, copy_sources
 
-EVERYTHING = {EXAMPLE_GEN, DATA_GATE, TRANSFORM, TUNER, TRAINER, EVALUATOR, PUSHER}
+EVERYTHING = {EXAMPLE_GEN, DATA_GATE, TRANSFORM, TUNER, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER}
 
 
 @pytest.fixture
@@ -32,15 +42,18 @@ def tree(tmp_path) -> str:
         ("components/features.py", EVERYTHING),
         ("components/data_validation/checks.py", {DATA_GATE}),
         ("components/data_validation/executor.py", {DATA_GATE}),
-        ("components/training/transform.py", {TRANSFORM, TUNER, TRAINER, EVALUATOR, PUSHER}),
-        ("components/training/model.py", {TUNER, TRAINER, EVALUATOR, PUSHER}),
-        ("components/training/signatures.py", {TUNER, TRAINER, EVALUATOR, PUSHER}),
-        ("components/training/batching.py", {TUNER, TRAINER, EVALUATOR, PUSHER}),
-        ("components/training/augment.py", {TUNER, TRAINER, EVALUATOR, PUSHER}),
+        ("components/training/transform.py", {TRANSFORM, TUNER, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER}),
+        ("components/training/model.py", {TUNER, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER}),
+        ("components/training/signatures.py", {TUNER, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER}),
+        ("components/training/batching.py", {TUNER, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER}),
+        ("components/training/augment.py", {TUNER, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER}),
         # The Tuner's code: a new search re-runs the Trainer through its new best_hyperparameters artifact
         # (TFX re-runs a component whose input artifact is new), not through its key.
         ("components/tuning/tuner.py", {TUNER}),
         ("components/training/evaluation.py", {EVALUATOR, PUSHER}),
+        ("components/infra_validation/executor.py", {INFRA_VALIDATOR, PUSHER}),
+        # The server the InfraValidator starts is part of what it checks.
+        ("pipeline/serve/predictions.py", {INFRA_VALIDATOR, PUSHER}),
         ("components/pusher/executor.py", {PUSHER}),
         ("components/pusher/component.py", {PUSHER}),
         ("pipeline/report/render.py", set()),

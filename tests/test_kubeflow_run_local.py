@@ -82,6 +82,9 @@ def test_every_task_ran_and_a_blessed_model_was_pushed(first):
     assert pushed and os.path.dirname(pushed) == str(base / "serving")
     assert os.listdir(base / "serving") == [os.path.basename(pushed)] and os.path.basename(pushed).isdigit()
     assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
+    # The InfraValidator served the candidate inside the task (on loopback) and its warm-up file was pushed.
+    assert result.outcome.infra_validation is not None and result.outcome.infra_validation.blessed
+    assert os.path.exists(os.path.join(pushed, "assets.extra", "tf_serving_warmup_requests"))
     # Each task started and ended on the terminal, and its full output is in its log.
     for name in PIPELINE_COMPONENTS:
         assert any(name in line and "running" in line for line in lines), name

@@ -27,7 +27,7 @@ from components.conversion.manifest import read_manifest
 from components.pusher.executor import versions
 from components.training import signatures
 from components.training.transform import UNKNOWN_CLASS
-from pipeline import fingerprints, local_run, predict
+from pipeline import fingerprints, local_run, predict, runs
 from pipeline.configs import PipelineConfig
 from pipeline.tools import demo_data
 from tests.support import BAD_LINES, DEMO_CLASSES, REPO, SETTINGS, SETTINGS_FLAGS, SMALL, copy_sources
@@ -164,8 +164,9 @@ def _strokes(line: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, y, np.array([len(s[0]) for s in drawing], np.int32)
 
 
-def test_both_signatures_give_the_same_scores(demo, served, real_dir):
-    """Serialized Examples (as the conversion wrote them) vs raw strokes of the same drawings."""
+def test_every_serving_signature_gives_the_same_scores(demo, served, real_dir):
+    """Serialized Examples (as the conversion wrote them) vs raw strokes of the same drawings, one per call
+    and all in one ``predict_strokes_batch`` call."""
     model = served
     lines = []
     for name in sorted(os.listdir(demo["corpus"]))[:2]:
@@ -193,6 +194,57 @@ def test_both_signatures_give_the_same_scores(demo, served, real_dir):
             by_strokes[signatures.TOP_K_LABELS].numpy()[0][0]
             == by_example[signatures.TOP_K_LABELS].numpy()[i][0]
         )
+    strokes = [_strokes(line) for line in lines]
+    batched = model.signatures[signatures.PREDICT_STROKES_BATCH](
+        x=tf.constant(np.concatenate([x for x, _, _ in strokes])),
+        y=tf.constant(np.concatenate([y for _, y, _ in strokes])),
+        stroke_lengths=tf.constant(np.concatenate([lengths for _, _, lengths in strokes])),
+        drawing_strokes=tf.constant([len(lengths) for _, _, lengths in strokes], tf.int32),
+    )
+    np.testing.assert_allclose(
+        batched[signatures.PROBABILITIES].numpy(), by_example[signatures.PROBABILITIES].numpy(), atol=1e-5
+    )
+    assert (batched[signatures.TOP_K_LABELS].numpy() == by_example[signatures.TOP_K_LABELS].numpy()).all()
+    # A malformed drawing in a batch fails the call with the reason, as predict_strokes does.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="every drawing needs >= 2 points"):
+        model.signatures[signatures.PREDICT_STROKES_BATCH](
+            x=tf.constant([1.0, 2.0, 3.0]), y=tf.constant([1.0, 2.0, 3.0]),
+            stroke_lengths=tf.constant([2, 1]), drawing_strokes=tf.constant([1, 1]),
+        )  # fmt: skip
+    with pytest.raises(tf.errors.InvalidArgumentError, match="drawing_strokes must add up"):
+        model.signatures[signatures.PREDICT_STROKES_BATCH](
+            x=tf.constant([1.0, 2.0]), y=tf.constant([1.0, 2.0]),
+            stroke_lengths=tf.constant([2]), drawing_strokes=tf.constant([2]),
+        )  # fmt: skip
+
+
+def test_the_infra_validator_served_the_model_and_the_push_carries_tf_serving_warmup_requests(demo, served):
+    """The pushed version is the InfraValidator's stamped copy: the Trainer's model plus TF Serving's warm-up
+    file of real eval drawings for every serving signature, which the model answers."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    result = demo["first"]
+    assert result.infra_validation == runs.InfraValidation(True, "")
+    assert "answered as in-process (InfraValidator)" in result.summary()
+    blessing = result.nodes[runs.INFRA_VALIDATOR]
+    assert blessing.custom("blessing", "blessed") == 1 and blessing.custom("blessing", "has_model") == 1
+    path = os.path.join(result.pushed_to, "assets.extra", "tf_serving_warmup_requests")
+    logs = [
+        prediction_log_pb2.PredictionLog.FromString(r)
+        for r in tf.data.TFRecordDataset(path).as_numpy_iterator()
+    ]
+    requests = [log.predict_log.request for log in logs]
+    assert {r.model_spec.signature_name for r in requests} == {
+        signatures.SERVING_DEFAULT, signatures.PREDICT_STROKES, signatures.PREDICT_STROKES_BATCH
+    }  # fmt: skip
+    for request in requests:
+        outputs = served.signatures[request.model_spec.signature_name](
+            **{name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()}
+        )
+        assert outputs[signatures.TOP_K_LABELS].shape[0] >= 1
+    trained = os.path.join(result.nodes["Trainer"].uri("model"), "Format-Serving", "saved_model.pb")
+    with open(trained, "rb") as a, open(os.path.join(result.pushed_to, "saved_model.pb"), "rb") as b:
+        assert a.read() == b.read()
 
 
 @pytest.mark.parametrize(

@@ -92,3 +92,24 @@ def test_a_drawing_becomes_one_polyline_per_stroke():
     assert len(drawing.strokes) == 2
     svg = render.ink_svg(ink)
     assert svg.startswith("<svg") and svg.count("<polyline") == 2
+
+
+def test_a_model_the_infra_validator_refused_says_why_as_text():
+    import dataclasses
+
+    from pipeline import runs
+
+    outcome = dataclasses.replace(
+        _outcome(True),
+        blessed=True,
+        reasons=[],
+        infra_validation=runs.InfraValidation(False, f"refused {HOSTILE}"),
+    )
+    page = render.render(Report(outcome=outcome, provenance={}, data=_data(True)))
+    _assert_only_escaped(page)
+    assert f"the InfraValidator refused it: refused {escape(HOSTILE)}; not pushed" in page
+    served = dataclasses.replace(
+        outcome, infra_validation=runs.InfraValidation(True, ""), pushed_to="/serving/7"
+    )
+    page = render.render(Report(outcome=served, provenance={}, data=_data(True)))
+    assert "(InfraValidator) and pushed to /serving/7" in page

@@ -30,6 +30,7 @@ from tests.support import MAX_POINTS, REAL_DIR, REPO, require
 pytestmark = pytest.mark.slow  # a server process and a browser: `make test` only
 
 BODY_LIMIT = 1_000_000
+BATCH_WINDOW_US = 20_000
 
 
 class Server:
@@ -37,7 +38,8 @@ class Server:
         self.serving = serving
         self.log = open(log, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "serve", "--model", serving, "--port", "0", *flags],
+            [sys.executable, "-m", "pipeline.cli", "serve", "--model", serving, "--port", "0", "--grpc-port", "0",
+             *flags],
             stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=REPO,
             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
         )  # fmt: skip
@@ -50,6 +52,11 @@ class Server:
             raise AssertionError(f"the server printed nothing: {open(log).read()[-2000:]}") from None
         assert " on http://127.0.0.1:" in first, first
         self.port = int(first.rsplit(":", 1)[1].strip("/\n"))
+        self.grpc_port = None
+        if "-1" not in [value for flag, value in zip(flags, flags[1:]) if flag == "--grpc-port"]:
+            second = lines.get(timeout=30)
+            assert second.startswith("gRPC "), second
+            self.grpc_port = int(second.rsplit(":", 1)[1])
 
     def request(self, method: str, path: str, body: bytes | str | None = None, headers=None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -88,6 +95,8 @@ def server(demo, tmp_path_factory):
     s = Server(
         serving, os.path.join(os.path.dirname(serving), "server.log"),
         "--max-body-bytes", str(BODY_LIMIT), "--body-timeout-s", "2", "--poll-seconds", "0.2",
+        # every test below goes through the batcher (a window long enough that a burst is merged) and gRPC
+        "--enable-batching", "--batch-timeout-micros", str(BATCH_WINDOW_US),
     )  # fmt: skip
     yield s
     s.stop()
@@ -372,3 +381,207 @@ def test_the_page_draws_guesses_and_treats_answers_as_text(server, served, real_
     assert ImageStat.Stat(image).stddev[0] > 10, "the screenshot is blank"
     dark = sum(1 for v in image.getdata() if v < 80)
     assert dark > 500, "no ink on the canvas"
+
+
+# --------------------------------------------------------------------------- batching, gRPC, metrics
+
+
+def test_a_burst_is_batched_and_each_request_gets_its_own_rows_even_beside_a_bad_one(
+    server, served, real_drawings
+):
+    import tensorflow as tf
+
+    bodies = [
+        {"signature_name": "predict_strokes", "inputs": predict.strokes_inputs(d["drawing"])}
+        for d in real_drawings
+    ]
+    bad = 5
+    bodies[bad] = _with(stroke_lengths=[3, 3])
+    before = _samples(server)
+    with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(server.predict, bodies))
+    for i, (d, (status, answer)) in enumerate(zip(real_drawings, answers)):
+        if i == bad:
+            assert status == 400 and "must add up to the number of points" in answer["error"], answer
+            continue
+        assert status == 200, answer
+        inputs = predict.strokes_inputs(d["drawing"])
+        direct = served.signatures["predict_strokes"](
+            x=tf.constant(inputs["x"]), y=tf.constant(inputs["y"]),
+            stroke_lengths=tf.constant(inputs["stroke_lengths"], tf.int32),
+        )  # fmt: skip
+        assert answer["outputs"]["top_k_labels"] == [[v.decode() for v in direct["top_k_labels"].numpy()[0]]]
+        np.testing.assert_allclose(
+            answer["outputs"]["probabilities"], direct["probabilities"].numpy(), atol=1e-5
+        )
+    after = _samples(server)
+    calls = after[("quickdraw_serve_batch_size_count", "predict_strokes")] - before.get(
+        ("quickdraw_serve_batch_size_count", "predict_strokes"), 0
+    )
+    assert calls < len(bodies) - 1, "concurrent requests were merged into fewer model calls"
+
+
+def _samples(server) -> dict:
+    """(sample name, signature label) → value, from the server's Prometheus page parsed by prometheus_client."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, text = server.request("GET", "/monitoring/prometheus/metrics")
+    assert status == 200
+    return {
+        (sample.name, sample.labels.get("signature")): sample.value
+        for family in text_string_to_metric_families(text.decode())
+        for sample in family.samples
+        if not sample.labels.get("le")
+    }
+
+
+def test_the_metrics_page_is_prometheus_text_with_requests_latency_batches_version_and_warmup(server):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert server.predict(GOOD)[0] == 200
+    assert server.predict(_with(stroke_lengths=[9]))[0] == 400
+    status, text = server.request("GET", "/monitoring/prometheus/metrics")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(text.decode())}
+    requests = {
+        (s.labels["signature"], s.labels["api"], s.labels["code"]): s.value
+        for s in families["quickdraw_serve_requests"].samples
+        if s.name.endswith("_total")
+    }
+    assert (
+        requests[("predict_strokes", "rest", "200")] >= 1
+        and requests[("predict_strokes", "rest", "400")] >= 1
+    )
+    assert families["quickdraw_serve_request_latency_seconds"].type == "histogram"
+    assert families["quickdraw_serve_batch_size"].type == "histogram"
+    (version,) = families["quickdraw_serve_model_version"].samples
+    assert int(version.value) == server.served_version()
+    # the pushed model carries the InfraValidator's warm-up file, replayed before the version was served
+    (warmed,) = [s for s in families["quickdraw_serve_warmup_requests"].samples if s.name.endswith("_total")]
+    assert warmed.value > 0
+    assert "quickdraw_serve_load_failures" in families
+
+
+def _grpc_request(signature_name: str, inputs: dict, name: str = "quickdraw"):
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.model_spec.signature_name = signature_name
+    for key, value in inputs.items():
+        request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def _strokes_arrays(drawing) -> dict:
+    inputs = predict.strokes_inputs(drawing)
+    return {
+        "x": np.array(inputs["x"], np.float32),
+        "y": np.array(inputs["y"], np.float32),
+        "stroke_lengths": np.array(inputs["stroke_lengths"], np.int32),
+    }
+
+
+def test_grpc_answers_as_rest_with_tf_servings_own_stubs(server, real_drawings):
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import (
+        get_model_metadata_pb2,
+        get_model_status_pb2,
+        model_service_pb2_grpc,
+        prediction_service_pb2_grpc,
+    )
+
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        for d in real_drawings[:12]:
+            arrays = _strokes_arrays(d["drawing"])
+            response = stub.Predict(_grpc_request("predict_strokes", arrays), timeout=60)
+            status, rest_answer = server.predict(
+                {"signature_name": "predict_strokes", "inputs": {k: v.tolist() for k, v in arrays.items()}}
+            )
+            assert status == 200
+            labels = [[v.decode() for v in row] for row in tf.make_ndarray(response.outputs["top_k_labels"])]
+            assert labels == rest_answer["outputs"]["top_k_labels"]
+            np.testing.assert_allclose(
+                tf.make_ndarray(response.outputs["probabilities"]),
+                rest_answer["outputs"]["probabilities"],
+                atol=1e-5,
+            )
+            assert response.model_spec.version.value == server.served_version()
+        examples = predict.serialized_examples(
+            [predict.Drawing("real", i, None, None, d["drawing"]) for i, d in enumerate(real_drawings[:4])]
+        )
+        request = _grpc_request("", {"examples": np.array(examples, dtype=object)})  # "": serving_default
+        request.output_filter.append("top_k_labels")
+        response = stub.Predict(request, timeout=60)
+        assert (
+            set(response.outputs) == {"top_k_labels"}
+            and response.model_spec.signature_name == "serving_default"
+        )
+
+        metadata_request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        metadata_request.model_spec.name = "quickdraw"
+        metadata = stub.GetModelMetadata(metadata_request, timeout=30)
+        defs = get_model_metadata_pb2.SignatureDefMap()
+        metadata.metadata["signature_def"].Unpack(defs)
+        assert {"serving_default", "predict_strokes", "predict_strokes_batch"} <= set(defs.signature_def)
+
+        status_request = get_model_status_pb2.GetModelStatusRequest()
+        status_request.model_spec.name = "quickdraw"
+        statuses = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(status_request, timeout=30)
+        available = [s for s in statuses.model_version_status if s.state == s.AVAILABLE]
+        assert [s.version for s in available] == [server.served_version()]
+
+
+def test_bad_grpc_requests_get_tf_servings_status_codes_with_a_reason(server):
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    good = {
+        k: np.array(v, np.int32 if k == "stroke_lengths" else np.float32) for k, v in GOOD["inputs"].items()
+    }
+    unknown_version = _grpc_request("predict_strokes", good)
+    unknown_version.model_spec.version.value = 1
+    labelled = _grpc_request("predict_strokes", good)
+    labelled.model_spec.version_label = "stable"
+    too_big = _grpc_request("predict_strokes", {**good, "x": np.zeros(BODY_LIMIT, np.float32)})
+    filtered = _grpc_request("predict_strokes", good)
+    filtered.output_filter.append("nope")
+    cases = {
+        "x as int32": (_grpc_request("predict_strokes", {**good, "x": good["x"].astype(np.int32)}),
+                       grpc.StatusCode.INVALID_ARGUMENT, "input x: expected float32"),
+        "x of rank 2": (_grpc_request("predict_strokes", {**good, "x": good["x"].reshape(1, -1)}),
+                        grpc.StatusCode.INVALID_ARGUMENT, "expected rank 1"),
+        "a missing input": (_grpc_request("predict_strokes", {"x": good["x"], "y": good["y"]}),
+                            grpc.StatusCode.INVALID_ARGUMENT, "missing input(s) stroke_lengths"),
+        "lengths that do not add up": (
+            _grpc_request("predict_strokes", {**good, "stroke_lengths": np.array([3, 3], np.int32)}),
+            grpc.StatusCode.INVALID_ARGUMENT, "must add up to the number of points"),
+        "an unknown output_filter": (filtered, grpc.StatusCode.INVALID_ARGUMENT, "unknown output(s) nope"),
+        "an unknown signature": (_grpc_request("nope", good), grpc.StatusCode.NOT_FOUND, 'unknown signature "nope"'),
+        "an unknown model": (_grpc_request("predict_strokes", good, "other"), grpc.StatusCode.NOT_FOUND, "other"),
+        "a version not served": (unknown_version, grpc.StatusCode.NOT_FOUND, "is served"),
+        "a version label": (labelled, grpc.StatusCode.INVALID_ARGUMENT, "version labels are not supported"),
+        "a message above the limit": (too_big, grpc.StatusCode.RESOURCE_EXHAUSTED, ""),
+    }  # fmt: skip
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        for case, (request, code, reason) in cases.items():
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.Predict(request, timeout=60)
+            assert refused.value.code() == code, (case, refused.value.details())
+            assert reason in (refused.value.details() or ""), (case, refused.value.details())
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Classify(_classify_request(), timeout=30)
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert stub.Predict(_grpc_request("predict_strokes", good), timeout=60).outputs["top_k_labels"]
+
+
+def _classify_request():
+    from tensorflow_serving.apis import classification_pb2
+
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = "quickdraw"
+    return request

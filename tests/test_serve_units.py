@@ -148,3 +148,192 @@ def test_a_version_without_saved_model_pb_is_reported_not_loaded(tmp_path):
     assert versions.current() is None and loader.calls == []
     (status,) = versions.statuses()
     assert status.version == 7 and "no saved_model.pb" in status.error
+
+
+# --------------------------------------------------------------------------- the batcher
+
+
+class _Calls:
+    """Fake signatures that record every model call: ``serving_default`` (examples → their lengths) and
+    ``predict_strokes`` / ``predict_strokes_batch`` (points → per-drawing sums), refusing a negative x."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def examples(examples):
+            return {"length": tf.strings.length(examples)}
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None], tf.float32)] * 2 + [tf.TensorSpec([None], tf.int32)]
+        )
+        def strokes(x, y, stroke_lengths):
+            tf.debugging.assert_non_negative(x, message="x must be >= 0")
+            return {"total": tf.reshape(tf.reduce_sum(x + y), [1])}
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None], tf.float32)] * 2 + [tf.TensorSpec([None], tf.int32)] * 2
+        )
+        def strokes_batch(x, y, stroke_lengths, drawing_strokes):
+            tf.debugging.assert_non_negative(x, message="x must be >= 0")
+            points = tf.math.segment_sum(
+                stroke_lengths, tf.repeat(tf.range(tf.size(drawing_strokes)), drawing_strokes)
+            )
+            return {"total": tf.reduce_sum(tf.RaggedTensor.from_row_lengths(x + y, points), axis=1)}
+
+        def recorded(name, fn, rows):
+            def call(**inputs):
+                self.calls.append((name, rows(inputs)))
+                return fn(**inputs)
+
+            call.structured_outputs = {}
+            return call
+
+        self.signatures = {
+            "serving_default": recorded("serving_default", examples, lambda i: int(i["examples"].shape[0])),
+            "predict_strokes": recorded("predict_strokes", strokes, lambda i: 1),
+            "predict_strokes_batch": recorded(
+                "predict_strokes_batch", strokes_batch, lambda i: int(i["drawing_strokes"].shape[0])
+            ),
+        }
+
+
+def _drawing(value: float) -> dict:
+    return {
+        "x": np.array([value, 1.0, 2.0], np.float32),
+        "y": np.array([0.0, 0.0, 1.0], np.float32),
+        "stroke_lengths": np.array([2, 1], np.int32),
+    }
+
+
+def _predictions(**settings):
+    from pipeline.serve.metrics import ServingMetrics
+    from pipeline.serve.predictions import Predictions
+
+    config = ServeConfig(
+        **{"enable_batching": True, "max_batch_size": 8, "batch_timeout_micros": 50_000, **settings}
+    )
+    return Predictions(config, ServingMetrics(config.model_name))
+
+
+def test_concurrent_requests_are_merged_into_one_call_and_each_gets_its_own_rows():
+    import asyncio
+
+    from pipeline.serve.predictions import PredictError
+
+    fake = _Calls()
+    loaded = LoadedVersion(1, "p", fake.signatures, {})
+    predictions = _predictions()
+
+    async def burst():
+        strokes = [predictions.predict(loaded, "predict_strokes", _drawing(float(v)), None) for v in range(5)]
+        refused = predictions.predict(loaded, "predict_strokes", _drawing(-1.0), None)
+        examples = [
+            predictions.predict(
+                loaded, "serving_default", {"examples": np.array([b"ab", b"abc"][: n + 1], object)}, None
+            )
+            for n in range(2)
+        ]
+        return await asyncio.gather(*strokes, refused, *examples, return_exceptions=True)
+
+    *strokes, refused, one, two = asyncio.run(burst())
+    assert [float(s["total"][0]) for s in strokes] == [v + 4.0 for v in range(5)]
+    assert isinstance(refused, PredictError) and "x must be >= 0" in str(refused)
+    assert one["length"].tolist() == [2] and two["length"].tolist() == [2, 3]
+    # The first request found the server idle and went at once, alone. The next strokes requests were merged
+    # into one call, which the bad drawing made the model refuse, so each of them ran alone; the examples
+    # requests were merged into one call.
+    assert fake.calls.count(("predict_strokes", 1)) == 6 and ("predict_strokes_batch", 5) in fake.calls
+    assert ("serving_default", 3) in fake.calls and ("serving_default", 1) not in fake.calls
+    predictions.shutdown()
+
+
+def test_a_full_batch_goes_at_once_a_large_request_alone_and_without_batching_every_call_alone():
+    import asyncio
+
+    fake = _Calls()
+    loaded = LoadedVersion(1, "p", fake.signatures, {})
+    predictions = _predictions(max_batch_size=2)
+
+    async def run():
+        return await asyncio.gather(
+            *[predictions.predict(loaded, "predict_strokes", _drawing(float(v)), None) for v in range(4)],
+            predictions.predict(loaded, "serving_default", {"examples": np.array([b"a"] * 3, object)}, None),
+        )
+
+    asyncio.run(run())
+    # the first alone (an idle server), then a full batch of 2 at once, the last one after its window
+    expected = [
+        ("predict_strokes", 1),
+        ("predict_strokes_batch", 2),
+        ("predict_strokes", 1),
+        ("serving_default", 3),
+    ]
+    assert sorted(fake.calls) == sorted(expected)
+    predictions.shutdown()
+    fake.calls.clear()
+    unbatched = _predictions(enable_batching=False)
+
+    async def plain():
+        return await asyncio.gather(
+            *[unbatched.predict(loaded, "predict_strokes", _drawing(float(v)), None) for v in range(3)]
+        )
+
+    asyncio.run(plain())
+    assert fake.calls == [("predict_strokes", 1)] * 3
+    unbatched.shutdown()
+
+
+def test_a_call_that_outlives_its_deadline_fails_and_an_unknown_signature_is_not_found():
+    import asyncio
+    import threading
+
+    from pipeline.serve.predictions import PredictError
+
+    release = threading.Event()
+
+    def stuck(**inputs):
+        release.wait(10)
+        return {"out": tf.constant([1])}
+
+    loaded = LoadedVersion(1, "p", {"slow": stuck}, {})
+    predictions = _predictions()
+    with pytest.raises(PredictError) as late:
+        asyncio.run(predictions.predict(loaded, "slow", {"a": np.array([1])}, 0.2))
+    assert late.value.kind == PredictError.DEADLINE and "0.2 s" in str(late.value)
+    release.set()
+    with pytest.raises(PredictError) as missing:
+        asyncio.run(predictions.predict(loaded, "nope", {}, None))
+    assert missing.value.kind == PredictError.NOT_FOUND and "slow" in str(missing.value)
+    predictions.shutdown()
+
+
+# --------------------------------------------------------------------------- warm-up file
+
+
+def test_the_warmup_file_is_tf_servings_format_and_reads_back(tmp_path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from components.infra_validation import warmup
+
+    requests = [
+        ("serving_default", {"examples": np.array([b"a", b"b"], object)}),
+        ("predict_strokes", _drawing(1.0)),
+    ]
+    path = warmup.write(str(tmp_path), requests)
+    assert path == str(tmp_path / "assets.extra" / "tf_serving_warmup_requests")
+    logs = [
+        prediction_log_pb2.PredictionLog.FromString(r)
+        for r in tf.data.TFRecordDataset(path).as_numpy_iterator()
+    ]
+    assert [log.predict_log.request.model_spec.signature_name for log in logs] == [
+        "serving_default",
+        "predict_strokes",
+    ]
+    back = warmup.read(str(tmp_path))
+    assert back[0][1]["examples"].tolist() == [b"a", b"b"]
+    np.testing.assert_array_equal(back[1][1]["x"], requests[1][1]["x"])
+    first = open(path, "rb").read()
+    warmup.write(str(tmp_path), requests)
+    assert open(path, "rb").read() == first  # canonical bytes
+    assert warmup.read(str(tmp_path / "none")) == []

@@ -9,6 +9,12 @@
   through the same transform layer. Malformed drawings fail with a clear
   ``INVALID_ARGUMENT`` before any model work (empty, x/y length mismatch, stroke
   lengths that do not add up, non-finite values, more than ``max_points`` points).
+- ``predict_strokes_batch``: several raw drawings in one call, for clients and for the server's batcher
+  (``quickdraw serve --enable-batching`` merges concurrent ``predict_strokes`` requests into one call of it).
+  Ragged drawings travel flat, as ``predict_strokes``'s do one level down: ``x``, ``y`` and
+  ``stroke_lengths`` are every drawing's, one drawing after the other, and ``drawing_strokes`` says how many
+  strokes each drawing has. Outputs are batch-major, one row per drawing, equal to ``predict_strokes`` on
+  each drawing alone (``tests/test_pipeline_e2e.py``).
 - ``transform_features``: serialized examples → the transform's outputs with the
   label, for TFMA (label present for evaluation, absent for serving).
 """
@@ -20,13 +26,14 @@ import tensorflow_transform as tft
 
 from components import features as F
 from components.training import transform
-from components.training.ink_tf import ink_from_strokes
+from components.training.ink_tf import batch_ink_from_strokes, ink_from_strokes
 
 PROBABILITIES = "probabilities"
 TOP_K_LABELS = "top_k_labels"
 TOP_K_SCORES = "top_k_scores"
 SERVING_DEFAULT = "serving_default"
 PREDICT_STROKES = "predict_strokes"
+PREDICT_STROKES_BATCH = "predict_strokes_batch"
 TRANSFORM_FEATURES = "transform_features"
 
 
@@ -47,6 +54,46 @@ def validate_strokes(x: tf.Tensor, y: tf.Tensor, stroke_lengths: tf.Tensor, max_
         tf.debugging.assert_all_finite(x, message="x has a non-finite value"),
         tf.debugging.assert_all_finite(y, message="y has a non-finite value"),
     ]
+
+
+def validate_batch(
+    x: tf.Tensor, y: tf.Tensor, stroke_lengths: tf.Tensor, drawing_strokes: tf.Tensor, max_points: int
+) -> tuple[list, tf.Tensor]:
+    """``validate_strokes`` for a batch, per drawing; also the points of each drawing (once they are known
+    to add up). Returns (assertions, points per drawing)."""
+    n = tf.size(x, out_type=tf.int64)
+    lengths = tf.cast(stroke_lengths, tf.int64)
+    per_drawing = tf.cast(drawing_strokes, tf.int64)
+    layout = [
+        tf.debugging.assert_equal(n, tf.size(y, out_type=tf.int64), message="x and y differ in length"),
+        tf.debugging.assert_positive(tf.size(per_drawing), message="a batch needs at least one drawing"),
+        tf.debugging.assert_non_negative(lengths, message="stroke_lengths must be >= 0"),
+        tf.debugging.assert_non_negative(per_drawing, message="drawing_strokes must be >= 0"),
+        tf.debugging.assert_equal(
+            tf.reduce_sum(per_drawing),
+            tf.size(lengths, out_type=tf.int64),
+            message="drawing_strokes must add up to the number of strokes",
+        ),
+        tf.debugging.assert_equal(
+            tf.reduce_sum(lengths), n, message="stroke_lengths must add up to the number of points"
+        ),
+        tf.debugging.assert_all_finite(x, message="x has a non-finite value"),
+        tf.debugging.assert_all_finite(y, message="y has a non-finite value"),
+    ]
+    with tf.control_dependencies(layout):
+        drawing_of_stroke = tf.repeat(tf.range(tf.size(per_drawing, out_type=tf.int64)), per_drawing)
+        points = tf.math.unsorted_segment_sum(lengths, drawing_of_stroke, tf.size(per_drawing))
+    sizes = [
+        tf.debugging.assert_greater_equal(
+            points, tf.constant(2, tf.int64), message="every drawing needs >= 2 points"
+        ),
+        tf.debugging.assert_less_equal(
+            points,
+            tf.constant(max_points, tf.int64),
+            message=f"a drawing may have at most {max_points} points",
+        ),
+    ]
+    return layout + sizes, points
 
 
 def weights_holder(model) -> tf.Module:
@@ -111,6 +158,20 @@ def make_signatures(
         ink = tf.RaggedTensor.from_tensor(flat).to_sparse()  # as parse_example gives a VarLen feature
         return predict({F.INK: ink})
 
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.float32, name="x"),
+            tf.TensorSpec([None], tf.float32, name="y"),
+            tf.TensorSpec([None], tf.int32, name="stroke_lengths"),
+            tf.TensorSpec([None], tf.int32, name="drawing_strokes"),
+        ]
+    )
+    def serve_strokes_batch(x, y, stroke_lengths, drawing_strokes):
+        checks, _ = validate_batch(x, y, stroke_lengths, drawing_strokes, max_points)
+        with tf.control_dependencies(checks):
+            ink = batch_ink_from_strokes(x, y, stroke_lengths, drawing_strokes)
+        return predict({F.INK: ink.to_sparse()})
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(serialized):
         return transform.dense_inputs_with_label(module.tft_layer(tf.io.parse_example(serialized, eval_spec)))
@@ -118,6 +179,7 @@ def make_signatures(
     return {
         SERVING_DEFAULT: serve_examples.get_concrete_function(),
         PREDICT_STROKES: serve_strokes.get_concrete_function(),
+        PREDICT_STROKES_BATCH: serve_strokes_batch.get_concrete_function(),
         TRANSFORM_FEATURES: transform_features.get_concrete_function(),
     }
 
@@ -130,7 +192,7 @@ def save(
     top_k: int,
     max_points: int,
 ) -> None:
-    """The SavedModel in ``directory``: the serving module and its three signatures."""
+    """The SavedModel in ``directory``: the serving module and its four signatures."""
     module = serving_module(model, tf_transform_output, class_names)
     sigs = make_signatures(module, model, tf_transform_output, class_names, top_k, max_points)
     tf.saved_model.save(module, directory, signatures=sigs)

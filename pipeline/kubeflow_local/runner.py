@@ -25,13 +25,14 @@ from kfp.local import executor_input_utils, placeholder_utils
 from components.data_validation import executor as data_gate
 from components.data_validation.verdict import Verdict
 from components.errors import UserError
+from components.infra_validation import executor as infra_validation
 from components.training.config import PROGRESS_PREFIX
 from pipeline.kubeflow_local import conditions, launcher
 from pipeline.kubeflow_local.metadata import Artifact, LocalMetadata
 from pipeline.kubeflow_local.spec import CompiledPipeline, Task, load
 from pipeline.local_run import exclusive
 from pipeline.outcome import Outcome
-from pipeline.runs import DATA_GATE, EVALUATOR, PUSHER
+from pipeline.runs import DATA_GATE, EVALUATOR, INFRA_VALIDATOR, PUSHER, InfraValidation
 
 WORKDIR = "run-local"  # default: under the compiled pipeline root
 LOGS = "logs"
@@ -217,4 +218,11 @@ def _outcome(run_id: str, done: dict[str, TaskRun]) -> Outcome | None:
         pushed = pusher.outputs["pushed_model"][0].get("metadata", {})
         if pushed.get("pushed"):
             pushed_to = pushed.get("pushed_destination")
-    return Outcome.evaluated(run_id, {}, evaluator.outputs["evaluation"][0]["uri"], pushed_to, verdict)
+    result = Outcome.evaluated(run_id, {}, evaluator.outputs["evaluation"][0]["uri"], pushed_to, verdict)
+    infra = done.get(INFRA_VALIDATOR)
+    if infra is not None and infra.outputs:
+        blessing = infra.outputs[infra_validation.BLESSING_KEY][0].get("metadata", {})
+        result.infra_validation = InfraValidation(
+            bool(blessing.get(infra_validation.BLESSED)), blessing.get(infra_validation.REASON, "")
+        )
+    return result

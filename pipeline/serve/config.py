@@ -34,6 +34,23 @@ class ServeConfig:
     body_timeout_s: float = setting(30.0, "seconds a client may take to send a body", at_least(0.1))
     idle_timeout_s: float = setting(60.0, "seconds an idle keep-alive connection is kept", at_least(0.1))
     max_header_bytes: int = setting(64 * 1024, "largest request head accepted", at_least(1024))
+    grpc_port: int = setting(
+        8500,
+        "gRPC port for TF Serving's PredictionService and ModelService (0 picks a free one; -1: off)",
+        between(-1, 65535),
+    )
+    enable_batching: bool = setting(
+        False, "merge concurrent predict requests of a signature into one model call (TF Serving's flag)"
+    )
+    max_batch_size: int = setting(32, "most drawings (rows) in one merged model call", between(1, 4096))
+    batch_timeout_micros: int = setting(
+        2000, "longest a request waits for others to join its batch", between(0, 1_000_000)
+    )
+    request_timeout_s: float = setting(
+        30.0,
+        "a predict call that has not been answered after this long fails (gRPC's deadline, if shorter, wins)",
+        at_least(0.1),
+    )
     poll_seconds: float = setting(
         1.0, "how often the serving directory is checked for new versions", at_least(0.05)
     )

@@ -5,6 +5,10 @@ does the HTTP: one event loop holds every connection, so slow or idle clients co
 socket, not a worker; it enforces header size, body time and idle time limits itself.
 The model runs in a bounded thread pool (TensorFlow releases the GIL while it computes),
 so requests are served in parallel and a burst queues instead of spawning threads.
+With ``--enable-batching``, concurrent predict calls of a signature are merged into one
+model call (``predictions``). The same loop serves TF Serving's gRPC API
+(``grpc_api``) and the Prometheus metrics at ``/monitoring/prometheus/metrics``
+(``metrics``); all three share the versions, the pool and the limits.
 
 Every request is treated as hostile: bodies above ``max_body_bytes`` are refused from
 their Content-Length before they are read (or as soon as a chunked body passes the
@@ -19,22 +23,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import concurrent.futures
+import functools
 import hashlib
 import json
 import logging
 import os
 import re
 import signal
+import time
 from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from pipeline.serve import rest
+from pipeline.serve import metrics, rest
 from pipeline.serve.config import ServeConfig
-from pipeline.serve.versions import ModelVersions, load_saved_model
+from pipeline.serve.predictions import PredictError, Predictions
+from pipeline.serve.versions import LoadedVersion, ModelVersions, load_saved_model
 
 logger = logging.getLogger(__name__)
 
@@ -67,22 +73,12 @@ class _Handler(tornado.web.RequestHandler):
         self.set_status(status)
         self.finish(rest.error_body(message))
 
-    def served(self, name: str, version: str | None):
-        """The loaded version a request asks for, or a 404 naming what is missing."""
-        if name != self.app.settings.model_name:
-            raise rest.RequestError(f"Servable not found for request: Latest({name})", 404)
-        number = int(version) if version is not None else None
-        loaded = self.app.versions.get(number)
-        if loaded is None:
-            current = self.app.versions.current()
-            if current is None:
-                raise rest.RequestError(f"no version of {name} is loaded yet", 503)
-            raise rest.RequestError(
-                f"Servable not found for request: Specific({name}, {version}); "
-                f"version {current.version} is served",
-                404,
-            )
-        return loaded
+    def served(self, name: str, version: str | None) -> LoadedVersion:
+        """The loaded version a request asks for, or a ``RequestError`` naming what is missing."""
+        try:
+            return self.app.resolve(name, int(version) if version is not None else None)
+        except PredictError as error:
+            raise rest.RequestError(str(error), error.http_status) from None
 
 
 class StatusHandler(_Handler):
@@ -146,6 +142,7 @@ class PredictHandler(_Handler):
         if self.too_large:
             limit = self.app.settings.max_body_bytes
             return self.fail(400, f"the body is above the limit of {limit:,} bytes (--max-body-bytes)")
+        started, signature_name = time.perf_counter(), ""
         try:
             loaded = self.served(name, version)
             signature_name, fmt, payload = rest.parse_body(b"".join(self.chunks))
@@ -156,37 +153,21 @@ class PredictHandler(_Handler):
                     404,
                 )
             inputs = rest.to_tensors(fmt, payload, rest.input_specs(signature))
-            outputs = await asyncio.get_running_loop().run_in_executor(
-                self.app.pool, _call, signature, inputs
-            )
+            outputs = await self.app.predictions.predict(loaded, signature_name, inputs, None)
             self.finish(json.dumps(rest.to_response(fmt, outputs)))
         except rest.RequestError as error:
             self.fail(error.status, str(error))
+        except PredictError as error:
+            self.fail(error.http_status, str(error))
+        self.app.count(signature_name, "rest", str(self.get_status()), started)
 
 
-def _call(signature, inputs: dict) -> dict:
-    """Runs a signature; the model's own refusals (INVALID_ARGUMENT) become a 400 with their message."""
-    import tensorflow as tf
+class MetricsHandler(_Handler):
+    """TF Serving's Prometheus path: every counter of this server in the text exposition format."""
 
-    try:
-        tensors = {name: tf.constant(value) for name, value in inputs.items()}
-        return {name: t.numpy() for name, t in signature(**tensors).items()}
-    except tf.errors.InvalidArgumentError as error:
-        raise rest.RequestError(_reason(error.message)) from None
-    except (ValueError, TypeError) as error:
-        raise rest.RequestError(_reason(str(error))) from None
-
-
-def _reason(message: str) -> str:
-    """TensorFlow's message → its reason: the failed assertion's text, else its first informative line."""
-    asserted = re.search(r"assertion failed: \[([^\]]*)\]", message)
-    if asserted:
-        return asserted.group(1)
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    lines = [
-        line for line in lines if line != "Graph execution error:" and not line.startswith("Detected at node")
-    ]
-    return lines[0] if lines else "the model refused the input"
+    def get(self) -> None:
+        self.set_header("Content-Type", metrics.CONTENT_TYPE)
+        self.finish(self.app.metrics.exposition())
 
 
 class PageHandler(_Handler):
@@ -214,8 +195,11 @@ class ServingApp:
 
     def __init__(self, serving_dir: str, settings: ServeConfig, versions: ModelVersions | None = None):
         self.settings = settings
-        self.versions = versions or ModelVersions(serving_dir, load_saved_model, settings.poll_seconds)
-        self.pool = concurrent.futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="predict")
+        self.metrics = metrics.ServingMetrics(settings.model_name)
+        self.predictions = Predictions(settings, self.metrics)
+        loader = functools.partial(load_saved_model, replay=self.predictions.replay)
+        self.versions = versions or ModelVersions(serving_dir, loader, settings.poll_seconds)
+        self.versions.listen(self._loaded, self._failed)
         with open(PAGE_FILE, "rb") as f:
             self.page = f.read()
         self.page_policy = _content_security_policy(self.page)
@@ -225,6 +209,7 @@ class ServingApp:
             [
                 (r"/", PageHandler, args),
                 (r"/page-config\.json", PageConfigHandler, args),
+                (metrics.PATH, MetricsHandler, args),
                 (rf"/v1/models/([^/:]+){version}", StatusHandler, args),
                 (rf"/v1/models/([^/:]+){version}/metadata", MetadataHandler, args),
                 (rf"/v1/models/([^/:]+){version}:predict", PredictHandler, args),
@@ -232,6 +217,35 @@ class ServingApp:
             default_handler_class=NotFoundHandler,
             default_handler_args=args,
         )
+
+    def resolve(self, name: str, version: int | None) -> LoadedVersion:
+        """The loaded version a request names (None: the served one), or a ``PredictError``: NOT_FOUND for
+        another model or version, UNAVAILABLE before any version has loaded."""
+        if name != self.settings.model_name:
+            raise PredictError(f"Servable not found for request: Latest({name})", PredictError.NOT_FOUND)
+        loaded = self.versions.get(version)
+        if loaded is None:
+            current = self.versions.current()
+            if current is None:
+                raise PredictError(f"no version of {name} is loaded yet", PredictError.UNAVAILABLE)
+            raise PredictError(
+                f"Servable not found for request: Specific({name}, {version}); version {current.version} is served",
+                PredictError.NOT_FOUND,
+            )
+        return loaded
+
+    def count(self, signature_name: str, api: str, code: str, started: float) -> None:
+        """One predict call in the metrics; a signature the model lacks counts as "" (no unbounded labels)."""
+        current = self.versions.current()
+        known = signature_name if current is not None and signature_name in current.signatures else ""
+        self.metrics.request(known, api, code, time.perf_counter() - started)
+
+    def _loaded(self, loaded: LoadedVersion) -> None:
+        self.metrics.version.labels(self.settings.model_name).set(loaded.version)
+        self.metrics.warmup_requests.labels(self.settings.model_name).inc(loaded.warmup_requests)
+
+    def _failed(self, version: int, why: str) -> None:
+        self.metrics.load_failures.labels(self.settings.model_name).inc()
 
     def listen(self) -> list:
         """Binds (port 0 picks a free one) and starts the HTTP server; returns the sockets."""
@@ -282,21 +296,32 @@ def serve(serving_dir: str, settings: ServeConfig) -> int:
         sockets = app.listen()
         host, port = sockets[0].getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
+        grpc_server = None
+        if settings.grpc_port >= 0:
+            from pipeline.serve import grpc_api
+
+            grpc_server, grpc_port = await grpc_api.start(app)
         print(
             f"serving {settings.model_name} (version {current.version if current else 'none yet'}) "
             f"from {serving_dir} on http://{shown}:{port}/",
             flush=True,
         )
+        if grpc_server is not None:
+            print(
+                f"gRPC (TF Serving's PredictionService and ModelService) on {shown}:{grpc_port}", flush=True
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         app.http.stop()
+        if grpc_server is not None:
+            await grpc_server.stop(grace=1.0)
 
     try:
         asyncio.run(main())
     finally:
         app.versions.stop()
-        app.pool.shutdown(wait=False, cancel_futures=True)
+        app.predictions.shutdown()
     return 0

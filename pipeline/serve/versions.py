@@ -14,6 +14,10 @@ same from a background thread:
   the reference, never the object a running request holds, so it finishes on the
   version it began with.
 
+A version with TF Serving's warm-up file (``assets.extra/tf_serving_warmup_requests``) has
+its requests replayed after it loads and before it is served, as TF Serving does; a
+request that fails makes the load fail.
+
 A version directory removed while served stays served until a newer one loads (TF
 Serving would unload it).
 """
@@ -44,6 +48,8 @@ class LoadedVersion:
     signatures: Mapping[str, Any]  # name → concrete function
     signature_defs: dict[str, Any]  # name → SignatureDef as JSON (TF Serving's metadata format)
     keep_alive: Any = None  # the restored object: its variables live as long as this version does
+    signature_def_protos: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # for gRPC's metadata
+    warmup_requests: int = 0  # replayed before it was served
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +81,15 @@ class ModelVersions:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._on_loaded: Callable[[LoadedVersion], None] = lambda loaded: None
+        self._on_failed: Callable[[int, str], None] = lambda version, why: None
+
+    def listen(
+        self, on_loaded: Callable[[LoadedVersion], None], on_failed: Callable[[int, str], None]
+    ) -> None:
+        """Calls ``on_loaded(version)`` when a version starts being served, ``on_failed(number, why)`` when one
+        fails to load (the server's metrics)."""
+        self._on_loaded, self._on_failed = on_loaded, on_failed
 
     def current(self) -> LoadedVersion | None:
         return self._current
@@ -127,14 +142,19 @@ class ModelVersions:
                 self._failed[version] = (files, why)
                 self._loading = None
             logger.warning("version %d of %s not loaded: %s", version, self.base, why)
+            self._on_failed(version, why)
             return False
         with self._lock:
             self._failed = {v: f for v, f in self._failed.items() if v > version}
             self._loading = None
             previous, self._current = self._current, loaded
         logger.warning(
-            "serving version %d%s", version, f" (was {previous.version})" if previous is not None else ""
+            "serving version %d%s%s",
+            version,
+            f" (was {previous.version})" if previous is not None else "",
+            f" after {loaded.warmup_requests} warm-up requests" if loaded.warmup_requests else "",
         )
+        self._on_loaded(loaded)
         return True
 
     def _versions(self) -> list[int]:
@@ -177,19 +197,46 @@ def _listing(path: str) -> tuple:
     return tuple(sorted(out))
 
 
-def load_saved_model(version: int, path: str) -> LoadedVersion:
-    """Loads one SavedModel version with TensorFlow; its SignatureDefs as TF Serving's metadata shows them."""
+Replay = Callable[[Mapping[str, Any], list], None]  # (signatures, warm-up requests) → None, or raises
+
+
+def replay_here(signatures: Mapping[str, Any], requests: list) -> None:
+    """Replays warm-up requests in the calling thread; ``PredictError`` for the first that fails."""
+    from pipeline.serve.predictions import call_signature
+
+    for signature_name, inputs in requests:
+        call_signature(signatures[signature_name], inputs)
+
+
+def load_saved_model(version: int, path: str, replay: Replay = replay_here) -> LoadedVersion:
+    """Loads one SavedModel version with TensorFlow, replays its warm-up requests (``replay``: the server
+    runs them on every model thread, the threads that will serve), and keeps its SignatureDefs as TF
+    Serving's metadata shows them (JSON for REST, protos for gRPC)."""
     import tensorflow as tf
     from google.protobuf import json_format
     from tensorflow.core.protobuf import saved_model_pb2
+
+    from components.infra_validation import warmup
+    from pipeline.serve.predictions import PredictError
 
     loaded = tf.saved_model.load(path)
     proto = saved_model_pb2.SavedModel()
     with open(os.path.join(path, "saved_model.pb"), "rb") as f:
         proto.ParseFromString(f.read())
     defs = proto.meta_graphs[0].signature_def
+    names = list(loaded.signatures.keys())
     signature_defs = {
-        name: json_format.MessageToDict(defs[name], preserving_proto_field_name=True)
-        for name in loaded.signatures.keys()
+        name: json_format.MessageToDict(defs[name], preserving_proto_field_name=True) for name in names
     }
-    return LoadedVersion(version, path, dict(loaded.signatures), signature_defs, loaded)
+    requests = warmup.read(path)
+    for i, (signature_name, _) in enumerate(requests):
+        if signature_name not in loaded.signatures:
+            raise ValueError(f"warm-up request {i} names signature {signature_name!r}, which the model lacks")
+    try:
+        replay(loaded.signatures, requests)
+    except PredictError as error:
+        raise ValueError(f"a warm-up request failed: {error}") from None
+    return LoadedVersion(
+        version, path, dict(loaded.signatures), signature_defs, loaded,
+        signature_def_protos={name: defs[name] for name in names}, warmup_requests=len(requests),
+    )  # fmt: skip
