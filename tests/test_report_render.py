@@ -112,4 +112,4 @@ def test_a_model_the_infra_validator_refused_says_why_as_text():
         outcome, infra_validation=runs.InfraValidation(True, ""), pushed_to="/serving/7"
     )
     page = render.render(Report(outcome=served, provenance={}, data=_data(True)))
-    assert "(InfraValidator) and pushed to /serving/7" in page
+    assert "Blessed and pushed to /serving/7, after <code>quickdraw serve</code> loaded it" in page

@@ -76,7 +76,11 @@ class Report:
     def text_summary(self) -> str:
         if not self.outcome.trained:
             return self.outcome.summary()
-        lines = [self.outcome.summary().splitlines()[0], self.outcome.summary().splitlines()[1]]
+        summary = self.outcome.summary().splitlines()
+        lines = [
+            summary[0],
+            *(line for line in summary[1:] if line.startswith(("Model ", "InfraValidator "))),
+        ]
         verdict = self.data.verdict if self.data else None
         if verdict and verdict.proceeded_despite_anomalies:
             lines.append(f"Data anomalies: {len(verdict.lines)}, trained anyway (--proceed-on-anomalies)")

@@ -58,13 +58,9 @@ def tensors_from_protos(protos: Any, specs: dict[str, Any]) -> dict[str, np.ndar
     """A request's ``TensorProto`` inputs → arrays, checked against the signature's names, dtypes and ranks."""
     import tensorflow as tf
 
-    missing = [n for n in specs if n not in protos]
-    extra = sorted(set(protos) - set(specs))
-    if missing or extra:
-        parts = ([f"missing input(s) {', '.join(missing)}"] if missing else []) + (
-            [f"unknown input(s) {', '.join(extra)}"] if extra else []
-        )
-        raise PredictError(f"{'; '.join(parts)} (the signature takes {', '.join(specs)})")
+    problem = rest.names_problem(protos, specs)
+    if problem:
+        raise PredictError(problem)
     out = {}
     for name, spec in specs.items():
         proto = protos[name]

@@ -30,7 +30,7 @@ import numpy as np
 from components.errors import refusal_reason
 from pipeline.serve.config import ServeConfig
 from pipeline.serve.metrics import ServingMetrics
-from pipeline.serve.versions import LoadedVersion
+from pipeline.serve.versions import LoadedVersion, replay_here
 
 SERVING_DEFAULT = "serving_default"  # names of components.training.signatures, without importing TF here
 PREDICT_STROKES = "predict_strokes"
@@ -249,14 +249,12 @@ class Predictions:
         """Warm-up requests in the loading thread (the expensive first calls, while the model threads go on
         serving the previous version), then once more on every model thread, where a signature's first call
         still costs more than the next (a few milliseconds each). The first failure is raised."""
-        for signature_name, inputs in requests:
-            call_signature(signatures[signature_name], inputs)
+        replay_here(signatures, requests)
         barrier = threading.Barrier(self.settings.workers)
 
         def replay_on_this_thread() -> None:
             barrier.wait(60)  # one run per thread: no thread takes two while another takes none
-            for signature_name, inputs in requests:
-                call_signature(signatures[signature_name], inputs)
+            replay_here(signatures, requests)
 
         for done in [self.pool.submit(replay_on_this_thread) for _ in range(self.settings.workers)]:
             done.result()

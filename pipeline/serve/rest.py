@@ -94,14 +94,22 @@ def _unwrap_single(row: Any, name: str) -> Any:
     return row
 
 
-def _check_names(given: dict, specs: Mapping[str, Any], where: str) -> None:
+def names_problem(given: Mapping[str, Any], specs: Mapping[str, Any]) -> str | None:
+    """What is wrong with a request's input names (None: they are the signature's); REST and gRPC say it alike."""
     missing = [n for n in specs if n not in given]
     extra = sorted(set(given) - set(specs))
-    if missing or extra:
-        parts = ([f"missing input(s) {', '.join(missing)}"] if missing else []) + (
-            [f"unknown input(s) {', '.join(extra)}"] if extra else []
-        )
-        raise RequestError(f"{where}: {'; '.join(parts)} (the signature takes {', '.join(specs)})")
+    if not (missing or extra):
+        return None
+    parts = ([f"missing input(s) {', '.join(missing)}"] if missing else []) + (
+        [f"unknown input(s) {', '.join(extra)}"] if extra else []
+    )
+    return f"{'; '.join(parts)} (the signature takes {', '.join(specs)})"
+
+
+def _check_names(given: dict, specs: Mapping[str, Any], where: str) -> None:
+    problem = names_problem(given, specs)
+    if problem:
+        raise RequestError(f"{where}: {problem}")
 
 
 def _array(name: str, value: Any, spec: Any) -> np.ndarray:

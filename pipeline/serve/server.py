@@ -139,10 +139,11 @@ class PredictHandler(_Handler):
             self.chunks.append(chunk)
 
     async def post(self, name: str, version: str | None = None) -> None:
+        started, signature_name = time.perf_counter(), ""
         if self.too_large:
             limit = self.app.settings.max_body_bytes
-            return self.fail(400, f"the body is above the limit of {limit:,} bytes (--max-body-bytes)")
-        started, signature_name = time.perf_counter(), ""
+            self.fail(400, f"the body is above the limit of {limit:,} bytes (--max-body-bytes)")
+            return self.app.count(signature_name, "rest", "400", started)
         try:
             loaded = self.served(name, version)
             signature_name, fmt, payload = rest.parse_body(b"".join(self.chunks))
