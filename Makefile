@@ -8,8 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_VERSION := 26.3
-# pip on this kind of machine warns about configured index paths that do not exist; keep logs readable.
-QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+# pip's and setuptools' notices that are not the user's to act on (configured index paths that do not exist
+# on this kind of machine; the editable install's reminder about same-named folders); the rest is shown.
+QUIET_PIP := sed -e '/is ignored: it is neither a file nor a directory/d' \
+  -e '/BuildBackendWarning: Editable installation/,/WheelFile(wheel_path/d'
 
 # TFX 1.16 runs on Python 3.9-3.10 only: take the first 3.10 found (pyenv included), or PYTHON=...
 PYTHON ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \

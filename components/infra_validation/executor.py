@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import glob
 import http.client
 import json
 import logging
@@ -76,7 +75,7 @@ def eval_examples(split_uri: str, count: int) -> list[bytes]:
     """The first ``count`` serialized examples of a split's shards, in shard order (deterministic)."""
     import tensorflow as tf
 
-    files = sorted(glob.glob(os.path.join(split_uri, "*")))
+    files = sorted(fileio.glob(os.path.join(split_uri, "*")))  # local or gs://
     if not files:
         raise NotServable(f"no examples under {split_uri}")
     compression = "GZIP" if files[0].endswith(".gz") else ""
@@ -231,9 +230,13 @@ class CandidateServer:
 
 def validate(model_dir: str, examples: list[bytes], load_timeout_s: float, request_timeout_s: float) -> int:
     """Serves ``model_dir`` (warm-up file included) and checks every request; returns how many were
-    checked, or raises ``NotServable`` with the reason."""
-
+    checked, or raises ``NotServable`` with the reason. A model on a remote filesystem (``gs://``) is
+    served from a local copy, as TF Serving serves one."""
     with tempfile.TemporaryDirectory(prefix="infra-validation-") as scratch:
+        if "://" in model_dir:  # a gs:// pipeline root (Vertex): the server reads a local copy, as TF Serving
+            local = os.path.join(scratch, "model")
+            io_utils.copy_dir(model_dir, local)
+            model_dir = local
         serving = os.path.join(scratch, "serving")
         os.makedirs(serving)
         os.symlink(os.path.abspath(model_dir), os.path.join(serving, "1"))
