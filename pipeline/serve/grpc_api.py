@@ -37,7 +37,7 @@ from tensorflow_serving.apis import (
 
 from components.errors import UserError
 from pipeline.serve import rest
-from pipeline.serve.predictions import PredictError
+from pipeline.serve.predictions import PredictError, signature_of
 from pipeline.serve.versions import AVAILABLE, LOADING
 
 if TYPE_CHECKING:
@@ -94,12 +94,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         signature_name = signature_name or rest.DEFAULT_SIGNATURE
         try:
             loaded = self.app.resolve(request.model_spec.name, _version(request.model_spec))
-            signature = loaded.signatures.get(signature_name)
-            if signature is None:
-                raise PredictError(
-                    f'unknown signature "{signature_name}"; this model has {", ".join(sorted(loaded.signatures))}',
-                    PredictError.NOT_FOUND,
-                )
+            signature = signature_of(loaded, signature_name)
             unknown = sorted(set(request.output_filter) - set(signature.structured_outputs))
             if unknown:
                 raise PredictError(f"output_filter names unknown output(s) {', '.join(unknown)}")

@@ -57,6 +57,18 @@ class PredictError(Exception):
         return self.HTTP[self.kind]
 
 
+def signature_of(loaded: LoadedVersion, signature_name: str) -> Any:
+    """A loaded version's signature by name, or ``PredictError`` (NOT_FOUND) naming the ones it has; REST,
+    gRPC and the batcher refuse an unknown signature alike."""
+    signature = loaded.signatures.get(signature_name)
+    if signature is None:
+        raise PredictError(
+            f'unknown signature "{signature_name}"; this model has {", ".join(sorted(loaded.signatures))}',
+            PredictError.NOT_FOUND,
+        )
+    return signature
+
+
 def call_signature(signature: Any, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Runs a signature; the model's own refusals (INVALID_ARGUMENT) become a ``PredictError`` with their
     message."""
@@ -131,11 +143,7 @@ class Predictions:
     ) -> dict[str, np.ndarray]:
         """The signature's outputs for ``inputs``; ``PredictError`` for an unknown signature, a refused input
         or a call that outlives ``timeout_s`` (the server's limit when None or longer)."""
-        if signature_name not in loaded.signatures:
-            raise PredictError(
-                f'unknown signature "{signature_name}"; this model has {", ".join(sorted(loaded.signatures))}',
-                PredictError.NOT_FOUND,
-            )
+        signature_of(loaded, signature_name)
         limit = min(self.settings.request_timeout_s, timeout_s or self.settings.request_timeout_s)
         rows = rows_of(signature_name, inputs) if self.settings.enable_batching else None
         batch_signature = PREDICT_STROKES_BATCH if signature_name == PREDICT_STROKES else signature_name

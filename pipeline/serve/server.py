@@ -39,7 +39,7 @@ import tornado.web
 
 from pipeline.serve import metrics, rest
 from pipeline.serve.config import ServeConfig
-from pipeline.serve.predictions import PredictError, Predictions
+from pipeline.serve.predictions import PredictError, Predictions, signature_of
 from pipeline.serve.versions import LoadedVersion, ModelVersions, load_saved_model
 
 logger = logging.getLogger(__name__)
@@ -147,12 +147,7 @@ class PredictHandler(_Handler):
         try:
             loaded = self.served(name, version)
             signature_name, fmt, payload = rest.parse_body(b"".join(self.chunks))
-            signature = loaded.signatures.get(signature_name)
-            if signature is None:
-                raise rest.RequestError(
-                    f'unknown signature "{signature_name}"; this model has {", ".join(sorted(loaded.signatures))}',
-                    404,
-                )
+            signature = signature_of(loaded, signature_name)
             inputs = rest.to_tensors(fmt, payload, rest.input_specs(signature))
             outputs = await self.app.predictions.predict(loaded, signature_name, inputs, None)
             self.finish(json.dumps(rest.to_response(fmt, outputs)))
