@@ -27,7 +27,7 @@ DEMO_RUN_FLAGS := --train-steps 450 --eval-steps 20 --lstm-units 64 --lstm-layer
 	--accuracy-threshold 0.7 --no-bucket-by-length --schema demo
 BENCH_DIR := build/bench
 
-.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu bench-serve bench-quality bench-demo bench-tflite bench-export bench-first-step clean
+.PHONY: help setup demo test test-fast lint browser bench-convert bench-train bench-train-pipeline bench-train-gpu bench-serve bench-predict bench-quality bench-demo bench-tflite bench-export bench-first-step clean
 
 help:
 	@echo "make demo           set up, generate the demo corpus, run the whole TFX pipeline, push a model"
@@ -38,6 +38,7 @@ help:
 	@echo "make bench-train-pipeline  accuracy + training speed of the whole pipeline on the real drawings, CPU"
 	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
 	@echo "make bench-serve      quickdraw serve: requests/s, p50/p99 at 1, 8, 32 clients, batching vs not vs in-process; warm-up"
+	@echo "make bench-predict    scoring a 1M-drawing corpus: quickdraw predict --output (Beam RunInference) vs one process"
 	@echo "make bench-quality    top-1/top-3 on real eval splits: the tutorial's training defaults vs ours, 3 seeds"
 	@echo "make bench-demo       the demo's model on the real drawings of its classes (never trained on them)"
 	@echo "make bench-tflite     the TFLite variants: size, 1-core latency vs the SavedModel, parity on the real drawings"
@@ -101,6 +102,10 @@ bench-convert: $(STAMP)
 
 bench-train: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py --workdir build/bench-train --json $(BENCH_DIR)/train-bucketing.json
+
+bench-predict: $(STAMP)
+	@test -d $(DEMO_DIR)/serving || $(MAKE) demo
+	$(BIN)/python benchmarks/bench_predict.py --model $(DEMO_DIR)/serving --workdir $(BENCH_DIR) --json $(BENCH_DIR)/predict.json
 
 bench-serve: $(STAMP)
 	@test -d $(DEMO_DIR)/serving || $(MAKE) demo

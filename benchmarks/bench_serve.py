@@ -39,6 +39,7 @@ from harness import (  # also puts the project on sys.path
     DATA,
     DEMO_SERVING,
     REPO,
+    median_range,
     missing,
     no_model,
     write_json,
@@ -151,7 +152,7 @@ def warmup_effect(model: str, bodies: list[str], reps: int) -> dict:
                 results.append(
                     {"first_ms": 1000 * times[0], "median_ms": 1000 * median, "ratio": times[0] / median}
                 )
-            out[name] = {k: summary_of([r[k] for r in results]) for k in ("first_ms", "median_ms", "ratio")}
+            out[name] = {k: median_range([r[k] for r in results]) for k in ("first_ms", "median_ms", "ratio")}
     return out
 
 
@@ -167,10 +168,6 @@ def wait_available(port: int, seconds: float = 300.0) -> None:
             return
         time.sleep(0.1)
     raise TimeoutError("the server loaded no version")
-
-
-def summary_of(values: list[float]) -> dict:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def main() -> int:
@@ -269,8 +266,7 @@ def main() -> int:
             batching[size].append(len(batches) * size / (time.perf_counter() - started))
 
     def summary(results: list[dict], key: str) -> dict:
-        values = [r[key] for r in results]
-        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        return median_range([r[key] for r in results])
 
     report = {
         "model": args.model, "reps": args.reps, "requests_per_level": args.requests, "seconds_per_level": args.seconds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +30,11 @@ def no_model(serving_dir: str) -> bool:
         return False
     print(f"no model at {serving_dir}: run `make demo` first, or pass --model SERVING_DIR", file=sys.stderr)
     return True
+
+
+def median_range(values: list[float]) -> dict[str, float]:
+    """How the rounds of a benchmark are reported: the median, with the spread [min, max]."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def write_json(path: str | None, results: dict) -> None:

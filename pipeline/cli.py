@@ -1,11 +1,12 @@
 """The ``quickdraw`` command line: argument parsing and dispatch, nothing else.
 
 Sub-commands: ``convert`` (NDJSON → TFRecord shards), ``run`` (the TFX pipeline
-locally), ``predict`` (a pushed model on NDJSON files), ``report`` (a run's
+locally), ``predict`` (a pushed model on NDJSON files, or on a corpus with Beam), ``report`` (a run's
 evaluation as HTML), ``kubeflow compile`` (the pipeline for KFP v2 / Vertex),
-``demo-data`` (the offline demo corpus) and ``download`` (the official files).
-As in Beam's own examples, flags that ``convert``, ``run`` and ``kubeflow compile``
-do not know are handed to Beam as pipeline options.
+``disputes`` (the drawings the model disputes), ``demo-data`` (the offline demo corpus) and
+``download`` (the official files).
+As in Beam's own examples, flags that ``convert``, ``run``, ``predict --output`` and
+``kubeflow compile`` do not know are handed to Beam as pipeline options.
 
 The settings' flags are derived from the config dataclasses' declarations
 (``components.settings``): a setting's name, default, bounds and help are written
@@ -33,7 +34,8 @@ from components.tuning.config import TuningConfig
 from pipeline import console
 from pipeline.configs import PIPELINE_NAME, PipelineConfig
 
-BEAM_COMMANDS = ("convert", "run", "kubeflow")  # the sub-commands that pass unknown --flags on to Beam
+# The sub-commands that pass unknown --flags on to Beam (`predict` only with --output: it refuses them otherwise).
+BEAM_COMMANDS = ("convert", "run", "predict", "kubeflow")
 T = TypeVar("T")
 
 
@@ -271,11 +273,15 @@ def _run_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
 def _add_predict(subparsers) -> None:
     p = subparsers.add_parser(
         "predict",
-        help="classify the drawings of NDJSON files with a pushed model (one JSON line each)",
+        help="classify drawings with a pushed model: NDJSON files in one process, or a corpus with Beam",
         description=(
-            "Print one JSON line per drawing: key_id, the true word when the line has one, and top_k "
-            "[{label, score}]. Unusable lines are reported on stderr as FILE:LINE: skipped: REASON; the "
-            "others are still predicted. Ends with top-1/top-k accuracy on stderr when words are present."
+            "Without --output: print one JSON line per drawing of the NDJSON files (key_id, the true word "
+            "when the line has one, and top_k [{label, score}]); unusable lines are reported on stderr as "
+            "FILE:LINE: skipped: REASON and the others are still predicted. With --output DIR: score NDJSON "
+            "files, directories or globs (or the conversion's TFRecord shards) with Beam's RunInference into "
+            "DIR/predictions-SSSSS-of-NNNNN.jsonl (the same lines, deterministic shards), DIR/rejected.jsonl "
+            "and DIR/summary.json; flags it does not know go to Beam, as for `quickdraw convert`. Both end "
+            "with top-1/top-k accuracy on stderr when words are present."
         ),
     )
     p.add_argument("--model", required=True, help="a SavedModel (version) directory, or a serving directory")
@@ -291,15 +297,54 @@ def _add_predict(subparsers) -> None:
         action="store_true",
         help="score with the version's model.tflite (the on-device model) instead of the SavedModel",
     )
-    p.add_argument("files", nargs="+", metavar="FILE.ndjson")
+    p.add_argument(
+        "--output",
+        help="score with Beam into this directory (local or gs://) instead of printing; Beam flags pass through",
+    )
+    p.add_argument(
+        "--shards",
+        type=_positive_int,
+        default=None,
+        help="with --output: output files (default 10); each shard's drawings are sorted on one worker",
+    )
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="INPUT",
+        help="NDJSON files (with --output: also directories, globs, TFRecord shards)",
+    )
     p.set_defaults(run=_run_predict)
 
 
-def _run_predict(args: argparse.Namespace, extra: list[str]) -> int:
-    from pipeline import predict
+def _run_predict(args: argparse.Namespace, beam_args: list[str]) -> int:
+    if args.output is None:
+        if beam_args or args.shards is not None:
+            given = " ".join([*beam_args, *(["--shards"] if args.shards is not None else [])])
+            raise UserError(f"{given}: Beam options and --shards need --output DIR (the Beam job)")
+        from pipeline import predict
 
-    counts = predict.predict_files(args.model, args.files, args.top_k, args.max_points, tflite=args.tflite)
-    print(predict.summary(counts, args.top_k), file=sys.stderr)
+        counts = predict.predict_files(
+            args.model, args.files, args.top_k, args.max_points, tflite=args.tflite
+        )
+        print(predict.summary(counts, args.top_k), file=sys.stderr)
+        return 0
+    if args.tflite:
+        raise UserError(
+            "--tflite scores in one process; with --output the SavedModel is used (drop --tflite)"
+        )
+    from pipeline import bulk_predict
+
+    start = time.monotonic()
+    summary = bulk_predict.predict_corpus(
+        args.files,
+        args.model,
+        args.output,
+        shards=args.shards or bulk_predict.DEFAULT_SHARDS,
+        top_k=args.top_k,
+        max_points=args.max_points,
+        beam_args=beam_args,
+    )
+    print(bulk_predict.summary_line(summary, args.output, time.monotonic() - start), file=sys.stderr)
     return 0
 
 
@@ -497,6 +542,40 @@ def _run_report(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _add_disputes(subparsers) -> None:
+    p = subparsers.add_parser(
+        "disputes",
+        help="the drawings the blessed model disputes (from a run with --bulk-infer), as NDJSON to review",
+        description=(
+            "Every train and eval drawing whose word the model disputes (another class at least "
+            "0.5 and above the word), from the run's BulkInferrer: one NDJSON line each in the corpus format "
+            "(word, countrycode, recognized, key_id, drawing rebuilt from the stored ink) plus split, "
+            "word_score and top_k; by word, lowest word_score first."
+        ),
+    )
+    _add_run_choice(p, "the latest run with bulk predictions")
+    p.add_argument("--output", required=True, help="the .ndjson file to write")
+    p.set_defaults(run=_run_disputes)
+
+
+def _run_disputes(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline import disputes
+
+    tmp = args.output + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            run_id, scored, written = disputes.write_disputed(
+                args.pipeline_root, f, args.run_id, args.pipeline_name
+            )
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):  # a failure leaves no partial file
+            os.remove(tmp)
+    print(f"run {run_id}: {written:,} of {scored:,} drawings disputed by the model → {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quickdraw", description="Quick, Draw! TFX / Beam pipeline: data tools and jobs."
@@ -511,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(subparsers)
     _add_kubeflow(subparsers)
     _add_report(subparsers)
+    _add_disputes(subparsers)
     _add_schema(subparsers)
     add_verbose_to_every_command(parser)
     return parser

@@ -37,6 +37,11 @@ class PipelineConfig:
     max_accuracy_drop: float = setting(
         0.0, "... and at most this much below the latest blessed model", between(0.0, 1.0)
     )
+    bulk_infer: bool = setting(
+        False,
+        "after the Pusher, score the train and eval examples with the blessed model (TFX's BulkInferrer): "
+        "the report's disputed drawings and `quickdraw disputes`",
+    )
     conversion: ConversionConfig = ConversionConfig()  # the ExampleGen's parameters, as `quickdraw convert`'s
     validation: ValidationConfig = ValidationConfig()  # the schema, the skew/drift thresholds, the gate
     training: TrainingConfig = TrainingConfig()

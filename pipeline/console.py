@@ -45,6 +45,7 @@ class _NoiseFilter(logging.Filter):
         "Fail to find plots for model name",  # TFMA loading a candidate-vs-baseline evaluation
         "Not using the in-place Transform",  # tf.Transform: the vocabulary needs its analysis pass, by design
         "is slow compared to the batch time",  # Keras: the progress and checkpoint callbacks on tiny steps
+        "memory usage cannot be fetched",  # Beam's RunInference (the BulkInferrer) on a platform without it
     )
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -40,7 +40,7 @@ def beam_options(beam_args: Sequence[str]) -> PipelineOptions:
     return options
 
 
-def _runner(options: PipelineOptions):
+def local_runner(options: PipelineOptions):
     """The local engine, chosen explicitly: Beam's DirectRunner first tries to download the Go
     "Prism" runner from GitHub and silently switches engines when it can, so the same command
     would run differently with and without internet. FnApiRunner is the DirectRunner's batch
@@ -52,7 +52,7 @@ def _runner(options: PipelineOptions):
     return None
 
 
-def _delete_leftovers(output_dir: str) -> None:
+def delete_leftovers(output_dir: str) -> None:
     """Temporary files and run directories that an interrupted conversion left behind.
 
     Locally a run directory is a directory; on object stores (gs://) it is a
@@ -77,7 +77,7 @@ def check_output(output_dir: str, config: ConversionConfig, overwrite: bool) -> 
     Re-running the same configuration is allowed (it rewrites the same bytes);
     a different one needs ``--overwrite``, which deletes the old outputs first.
     """
-    _delete_leftovers(output_dir)
+    delete_leftovers(output_dir)
     manifest = read_manifest(output_dir)
     if manifest is None:
         return
@@ -116,7 +116,7 @@ def run_conversion(
         FileSystems.delete([manifest_path])
     print(f"convert: {len(files)} input files → {output_dir}", file=sys.stderr, flush=True)
     options = beam_options(beam_args)
-    with beam.Pipeline(runner=_runner(options), options=options) as p:
+    with beam.Pipeline(runner=local_runner(options), options=options) as p:
         _ = p | "ConvertQuickDraw" >> ConvertQuickDraw(files, output_dir, config)
     manifest = read_manifest(output_dir)
     if manifest is None:

@@ -36,6 +36,7 @@ class Outcome:
     data: Verdict | None = None  # None: a run from before the DataGate existed
     hyperparameters: runs.Hyperparameters | None = None  # None: trained on the settings alone
     infra_validation: runs.InfraValidation | None = None  # None: a run from before the InfraValidator
+    bulk_inference: runs.BulkInference | None = None  # None: a run without --bulk-infer
 
     @classmethod
     def not_trained(cls, run_id: str, nodes: dict[str, NodeRun], data: Verdict) -> Outcome:
@@ -98,6 +99,8 @@ class Outcome:
             )
         else:
             lines.append(f"Model not blessed: {'; '.join(self.reasons) or 'see the evaluation'}; not pushed.")
+        if self.bulk_inference is not None:
+            lines.append(self.bulk_inference.summary())
         lines.append(f"Evaluation (TFMA): {self.evaluation_uri}")
         return "\n".join(lines)
 
@@ -132,6 +135,7 @@ def outcome(pipeline_root: str, pipeline_name: str, run_id: str | None = None) -
     result = Outcome.evaluated(run.run_id, run.nodes, evaluation_uri, pushed_to, data)
     result.hyperparameters = run.hyperparameters()
     result.infra_validation = run.infra_validation()
+    result.bulk_inference = run.bulk_inference()
     return result
 
 

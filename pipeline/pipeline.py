@@ -7,7 +7,8 @@ ink → padded sequence + length) → with ``--tune``, TFX's Tuner (or ``--hyper
 an earlier result) →
 Trainer (Conv1D + BiLSTM) → Evaluator (TFMA, thresholds vs the latest blessed
 model) → InfraValidator (the candidate served by ``quickdraw serve``, warm-up
-written) → Pusher (blessed by both only, atomic, versioned). The same function is compiled
+written) → Pusher (blessed by both only, atomic, versioned) → with ``--bulk-infer``, TFX's BulkInferrer
+(the blessed model over the train and eval examples: the report's disputed drawings). The same function is compiled
 for Kubeflow/Vertex and run locally by ``quickdraw run`` (LocalDagRunner).
 
 User code is referenced by import path (``components.training.transform.preprocessing_fn``,
@@ -96,6 +97,7 @@ def create_pipeline(
         transform, tuner, trainer, baseline, evaluator, infra_validator, pusher = _training(
             settings, pipeline_root, serving_dir, code, examples, schema, importer
         )
+        bulk_inferrer = _bulk_inferrer(settings, examples, trainer, evaluator, pusher)
     components: list[BaseComponent] = [
         example_gen,
         statistics_gen,
@@ -110,6 +112,7 @@ def create_pipeline(
         evaluator,
         infra_validator,
         pusher,
+        *([bulk_inferrer] if bulk_inferrer else []),
     ]
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
@@ -203,6 +206,24 @@ def _tuner(settings: PipelineConfig, code, examples, transform_graph) -> BaseCom
         eval_args=tfx.proto.EvalArgs(num_steps=settings.eval_steps),
         custom_config=tuning_config.custom_config(settings.training, tuning, code[runs.TUNER]),
     ).with_id(runs.TUNER)
+
+
+def _bulk_inferrer(settings: PipelineConfig, examples, trainer, evaluator, pusher) -> BaseComponent | None:
+    """TFX's BulkInferrer (``--bulk-infer``): the blessed model's ``serving_default`` (serialized
+    ``tf.Example``s in, as BulkInferrer requires) over the train and eval examples, as ``PredictionLog``s in an
+    ``InferenceResult``; the report's disputed drawings and ``quickdraw disputes`` read them. It runs after
+    the Pusher and infers only when the Evaluator blessed the model (TFX skips an unblessed one)."""
+    if not settings.bulk_infer:
+        return None
+    bulk_inferrer = tfx.components.BulkInferrer(
+        examples=examples,
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        data_spec=tfx.proto.DataSpec(example_splits=["train", "eval"]),
+        model_spec=tfx.proto.ModelSpec(model_signature_name=["serving_default"]),
+    ).with_id(runs.BULK_INFERRER)
+    bulk_inferrer.add_upstream_node(pusher)
+    return bulk_inferrer
 
 
 def _hyperparameters_importer(settings: PipelineConfig) -> BaseComponent | None:

@@ -7,11 +7,15 @@ and line number and the others are still predicted. Valid drawings go through th
 signature in batches, as serialized ``tf.Example``s whose ink is computed by the
 conversion's own code, so predictions match what the Evaluator scored. With
 ``tflite`` the version's ``model.tflite`` scores them instead, one drawing at a time.
+
+With ``--output DIR`` the same parsing, ink, signature and lines score a whole corpus with Beam
+(``pipeline.bulk_predict``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import sys
@@ -58,39 +62,43 @@ class Drawing:
     strokes: list
 
 
+def parse_drawing(source: str, number: int, line: bytes, max_points: int) -> Drawing | str:
+    """One NDJSON line → a drawing to classify, or the reason it cannot be (the conversion's reasons and
+    checks; ``word`` and ``key_id`` are optional here)."""
+    if not line.strip():
+        return parsing.BLANK_LINE
+    try:
+        obj: Any = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return parsing.INVALID_UTF8
+    except (ValueError, RecursionError):
+        return parsing.INVALID_JSON
+    if not isinstance(obj, dict):
+        return parsing.NOT_AN_OBJECT
+    reason = parsing.check_drawing(obj.get("drawing"), max_points)
+    if reason is not None:
+        return reason
+    key_id, word = obj.get("key_id"), obj.get("word")
+    return Drawing(
+        source,
+        number,
+        None if key_id is None else str(key_id),
+        word if isinstance(word, str) else None,
+        obj["drawing"],
+    )
+
+
 def read_drawings(path: str, max_points: int, errors: IO[str], skipped: list[str]) -> Iterator[Drawing]:
     """The usable drawings of one NDJSON file; each unusable line is reported to ``errors``
     (``file:line: skipped: reason``) and its reason appended to ``skipped``."""
     with open(path, "rb") as f:
         for number, line in enumerate(f, start=1):
-            reason = None
-            obj: Any = None
-            if not line.strip():
-                reason = parsing.BLANK_LINE
-            else:
-                try:
-                    obj = json.loads(line.decode("utf-8"))
-                except UnicodeDecodeError:
-                    reason = parsing.INVALID_UTF8
-                except (ValueError, RecursionError):
-                    reason = parsing.INVALID_JSON
-            if reason is None and not isinstance(obj, dict):
-                reason = parsing.NOT_AN_OBJECT
-            if reason is None:
-                reason = parsing.check_drawing(obj.get("drawing"), max_points)
-            if reason is not None:
-                print(f"{path}:{number}: skipped: {reason}", file=errors)
-                skipped.append(reason)
+            parsed = parse_drawing(path, number, line, max_points)
+            if isinstance(parsed, str):
+                print(f"{path}:{number}: skipped: {parsed}", file=errors)
+                skipped.append(parsed)
                 continue
-            key_id = obj.get("key_id")
-            word = obj.get("word")
-            yield Drawing(
-                path,
-                number,
-                None if key_id is None else str(key_id),
-                word if isinstance(word, str) else None,
-                obj["drawing"],
-            )
+            yield parsed
 
 
 def inks(drawings: Sequence[Drawing]) -> list[np.ndarray]:
@@ -120,17 +128,22 @@ def strokes_inputs(strokes: list) -> dict[str, list]:
 
 def serialized_examples(drawings: Sequence[Drawing]) -> list[bytes]:
     """``tf.Example``s holding each drawing's ink, computed as the conversion computes it."""
+    return ink_examples(inks(drawings))
+
+
+def ink_examples(drawing_inks: Sequence[np.ndarray]) -> list[bytes]:
+    """``serving_default``'s input: a serialized ``tf.Example`` holding each ink [points, 3]."""
     import tensorflow as tf
 
     out = []
-    for ink in inks(drawings):
+    for ink in drawing_inks:
         example = tf.train.Example()
         example.features.feature[F.INK].float_list.value.extend(ink.ravel().tolist())
         out.append(example.SerializeToString())
     return out
 
 
-def _top_k(probabilities: np.ndarray, class_names: list[str], k: int) -> list[list[dict[str, Any]]]:
+def top_k_labels(probabilities: np.ndarray, class_names: list[str], k: int) -> list[list[dict[str, Any]]]:
     k = min(k, probabilities.shape[1])
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
     return [
@@ -148,11 +161,20 @@ class Predictor:
         self._serve = self._loaded.signatures["serving_default"]
         self.class_names = [n.decode() for n in self._loaded.class_names().numpy()]
 
+    def close(self) -> None:
+        """Drop the model (its functions are freed now, not during interpreter shutdown)."""
+        self._loaded = self._serve = None
+        gc.collect()
+
     def top_k(self, drawings: Sequence[Drawing], k: int) -> list[list[dict[str, Any]]]:
+        return self.top_k_of_examples(serialized_examples(drawings), k)
+
+    def top_k_of_examples(self, examples: Sequence[bytes], k: int) -> list[list[dict[str, Any]]]:
+        """``serving_default`` on serialized ``tf.Example``s (one call) → each one's top-k."""
         import tensorflow as tf
 
-        examples = tf.constant(serialized_examples(drawings))
-        return _top_k(self._serve(examples=examples)["probabilities"].numpy(), self.class_names, k)
+        probabilities = self._serve(examples=tf.constant(list(examples)))["probabilities"].numpy()
+        return top_k_labels(probabilities, self.class_names, k)
 
 
 class TFLitePredictor:
@@ -175,7 +197,26 @@ class TFLitePredictor:
 
     def top_k(self, drawings: Sequence[Drawing], k: int) -> list[list[dict[str, Any]]]:
         probabilities = np.stack([self._interpreter(ink) for ink in inks(drawings)])
-        return _top_k(probabilities, self.class_names, k)
+        return top_k_labels(probabilities, self.class_names, k)
+
+
+def new_counts() -> dict[str, int]:
+    """What ``summary`` reports: drawings predicted, lines skipped, and the hits among the labelled ones."""
+    return {"predicted": 0, "skipped": 0, "labelled": 0, "top1": 0, "topk": 0}
+
+
+def scored_record(key_id: str | None, word: str | None, best: list[dict[str, Any]], counts: dict[str, int]):
+    """A drawing's output line (``key_id``, ``word`` when known, ``top_k``), counted into ``counts``."""
+    record: dict[str, Any] = {"key_id": key_id}
+    if word is not None:
+        record["word"] = word
+        counts["labelled"] += 1
+        labels = [b["label"] for b in best]
+        counts["top1"] += labels[:1] == [word]
+        counts["topk"] += word in labels
+    record["top_k"] = best
+    counts["predicted"] += 1
+    return record
 
 
 def predict_files(
@@ -189,21 +230,15 @@ def predict_files(
 ) -> dict[str, int]:
     """Writes one JSON line per usable drawing to ``out``; returns the counts."""
     predictor = TFLitePredictor(model_dir) if tflite else Predictor(model_dir)
-    counts = {"predicted": 0, "skipped": 0, "labelled": 0, "top1": 0, "topk": 0}
+    counts = new_counts()
     skipped: list[str] = []
 
     def flush(batch: list[Drawing]) -> None:
         for drawing, best in zip(batch, predictor.top_k(batch, top_k)):
-            record = {"key_id": drawing.key_id}
-            if drawing.word is not None:
-                record["word"] = drawing.word
-                counts["labelled"] += 1
-                labels = [b["label"] for b in best]
-                counts["top1"] += labels[:1] == [drawing.word]
-                counts["topk"] += drawing.word in labels
-            record["top_k"] = best
-            print(json.dumps(record, ensure_ascii=False), file=out)
-            counts["predicted"] += 1
+            print(
+                json.dumps(scored_record(drawing.key_id, drawing.word, best, counts), ensure_ascii=False),
+                file=out,
+            )
 
     for path in paths:
         batch: list[Drawing] = []
@@ -219,11 +254,18 @@ def predict_files(
 
 
 def summary(counts: dict[str, int], top_k: int) -> str:
-    text = f"predicted {counts['predicted']:,} drawings; skipped {counts['skipped']:,} lines"
-    if counts["labelled"]:
-        n = counts["labelled"]
-        text += (
-            f"; on the {n:,} with a word: top-1 accuracy {counts['top1'] / n:.4f}, "
-            f"top-{top_k} accuracy {counts['topk'] / n:.4f}"
-        )
-    return text
+    return f"predicted {counts['predicted']:,} drawings; skipped {counts['skipped']:,} lines" + accuracy_text(
+        counts, top_k
+    )
+
+
+def accuracy_text(counts: dict[str, int], top_k: int) -> str:
+    """The accuracy clause of a summary line ("; on the N with a word: top-1 …, top-k …"); empty when no
+    drawing had a word."""
+    n = counts["labelled"]
+    if not n:
+        return ""
+    return (
+        f"; on the {n:,} with a word: top-1 accuracy {counts['top1'] / n:.4f}, "
+        f"top-{top_k} accuracy {counts['topk'] / n:.4f}"
+    )

@@ -38,6 +38,7 @@ TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
 INFRA_VALIDATOR = "InfraValidator"
 PUSHER = "Pusher"
+BULK_INFERRER = "BulkInferrer"  # only with --bulk-infer
 COMPONENTS = (
     EXAMPLE_GEN,
     STATISTICS_GEN,
@@ -51,7 +52,7 @@ COMPONENTS = (
     PUSHER,
 )
 # The components that run only when the DataGate passed the data (its `tfx.dsl.Cond`; on Kubeflow a trigger).
-# TUNER (gated too) and HYPERPARAMETERS_IMPORTER are optional: not in COMPONENTS.
+# TUNER and BULK_INFERRER (gated too) and HYPERPARAMETERS_IMPORTER are optional: not in COMPONENTS.
 GATED = (TRANSFORM, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER)
 BLESSED_MODEL_RESOLVER = "latest_blessed_model_resolver"
 
@@ -112,6 +113,11 @@ class Run:
             return Hyperparameters(uri, hyperparameter_values(chosen), [])
         return None
 
+    def bulk_inference(self) -> BulkInference | None:
+        """The BulkInferrer's output; None when it did not run (no ``--bulk-infer``)."""
+        node = self.nodes.get(BULK_INFERRER)
+        return None if node is None else BulkInference.at(node.uri("inference_result"))
+
     def infra_validation(self) -> InfraValidation | None:
         """The InfraValidator's verdict on the candidate; None when it did not run (runs from before it)."""
         node = self.nodes.get(INFRA_VALIDATOR)
@@ -120,6 +126,33 @@ class Run:
         return InfraValidation(
             bool(node.custom("blessing", "blessed")), node.custom("blessing", "reason") or ""
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkInference:
+    """Where TFX's BulkInferrer wrote its ``PredictionLog``s, and whether it scored at all (it skips a model
+    the Evaluator did not bless)."""
+
+    uri: str
+    scored: bool
+
+    @classmethod
+    def at(cls, uri: str) -> BulkInference:
+        """The InferenceResult folder ``uri``, scored when it holds prediction logs."""
+        import tensorflow as tf
+
+        return cls(uri, bool(tf.io.gfile.glob(os.path.join(uri, PREDICTION_LOGS))))
+
+    def summary(self) -> str:
+        if self.scored:
+            return (
+                "BulkInferrer: the blessed model scored the train and eval examples; `quickdraw disputes` lists "
+                "the drawings it disputes (and the report shows them)."
+            )
+        return "BulkInferrer: nothing scored (it skips a model the Evaluator did not bless)."
+
+
+PREDICTION_LOGS = "prediction_logs-*"  # BulkInferrer's files in its InferenceResult
 
 
 @dataclasses.dataclass(frozen=True)

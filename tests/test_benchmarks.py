@@ -91,3 +91,17 @@ def test_the_demo_benchmark_smoke_run(demo, real_dir, tmp_path):
     assert set(report["real_classes"]) == real
     assert report["drawings"] == sum(c["drawings"] for c in report["per_class"].values()) > 100
     assert 0.0 <= report["top1"] <= report["top3"] <= 1.0
+
+
+def test_the_predict_benchmark_smoke_run(demo, real_dir, tmp_path):
+    """`make bench-predict`'s harness, tiny: both commands on a 700-drawing corpus of real drawings, 1 round."""
+    run = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "bench_predict.py"), "--model", demo["serving"],
+         "--workdir", str(tmp_path), "--drawings", "700", "--reps", "1", "--json", str(tmp_path / "predict.json")],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"),
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| Beam / one process |" in run.stdout
+    report = json.loads((tmp_path / "predict.json").read_text())
+    assert report["rounds"][0]["drawings"] == report["drawings"] >= 690

@@ -18,7 +18,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from components.infra_validation import executor as infra
 from components.pusher import executor as pusher
 from components.training import signatures
-from pipeline import runs
+from pipeline import predict, runs
 
 pytestmark = pytest.mark.slow  # a server process per case
 
@@ -119,6 +119,10 @@ def test_a_server_that_does_not_load_the_model_in_time_is_refused(demo, tmp_path
             server.wait_until_available()
     finally:
         server.stop()
+    # The whole check: the expected answers are computed beside the wait, and the refusal is the deadline's.
+    ink = np.array([[0.1, 0.2, 0.0], [0.3, 0.1, 1.0]], np.float32)
+    with pytest.raises(infra.NotServable, match="within 1 s"):
+        infra.validate(demo["first"].pushed_to, predict.ink_examples([ink]), 1.0, 60.0)
 
 
 def test_answers_that_differ_from_the_model_in_process_are_named():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from components.conversion import parsing
-from components.conversion.ink import batch_ink
+from components.conversion.ink import batch_ink, points_of_ink
 from tests.support import ndjson_lines
 
 OPTIONS = parsing.ParseOptions(max_points=100_000)
@@ -64,3 +64,23 @@ def test_batch_of_drawings_is_independent_of_neighbours():
 def test_a_drawing_needs_two_points():
     with pytest.raises(ValueError, match="at least 2 points"):
         batch_ink(np.zeros(1, np.float32), np.zeros(1, np.float32), np.ones(1, np.float32), [0, 1])
+
+
+def test_points_of_ink_undo_the_ink_up_to_the_origin_and_the_scale(real_dir):
+    """What the InfraValidator sends to predict_strokes and `quickdraw disputes` writes as a drawing: the
+    points of every stroke, the first point at the origin, in the bounding box's units."""
+    checked = 0
+    for name, lines in list(ndjson_lines(real_dir).items())[:20]:
+        for line in lines:
+            strokes = json.loads(line)["drawing"]
+            x = np.concatenate([s[0] for s in strokes]).astype(np.float64)
+            y = np.concatenate([s[1] for s in strokes]).astype(np.float64)
+            ends = np.concatenate([[0] * (len(s[0]) - 1) + [1] for s in strokes])
+            ink = batch_ink(x, y, ends, np.array([0, len(x)])).drawing(0)
+            px, py, lengths = points_of_ink(ink)
+            assert lengths.tolist() == [len(s[0]) for s in strokes], name
+            scale = [max(v.max() - v.min(), 1) for v in (x, y)]
+            np.testing.assert_allclose(px, (x - x[0]) / scale[0], atol=1e-5)
+            np.testing.assert_allclose(py, (y - y[0]) / scale[1], atol=1e-5)
+            checked += 1
+    assert checked > 400

@@ -211,3 +211,31 @@ def test_the_tuner_and_the_hyperparameters_importer_compile(tmp_path):
     assert "Tuner" not in tasks and "triggerPolicy" not in tasks["hyperparameters_importer"]
     source = tasks["Trainer"]["inputs"]["artifacts"]["hyperparameters"]["taskOutputArtifact"]
     assert source["producerTask"] == "hyperparameters_importer"
+
+
+def test_the_bulk_inferrer_compiles_after_the_pusher(tmp_path):
+    """--bulk-infer compiles TFX's BulkInferrer: gated like the Trainer, run after the Pusher, on the Trainer's
+    model with the Evaluator's blessing, over the ExampleGen's examples."""
+
+    def tasks_of(settings: PipelineConfig) -> dict:
+        spec = kfp_runner.compile_pipeline(
+            str(tmp_path / "pipeline.json"),
+            input_pattern="gs://bucket/ndjson/*.ndjson",
+            pipeline_root="gs://bucket/root",
+            serving_dir="gs://bucket/serving",
+            image=IMAGE,
+            settings=settings,
+        )
+        return spec["pipelineSpec"]["root"]["dag"]["tasks"]
+
+    task = tasks_of(PipelineConfig(bulk_infer=True))["BulkInferrer"]
+    assert "['passed'] == 1" in task["triggerPolicy"]["condition"]
+    assert "Pusher" in task["dependentTasks"]
+    sources = {k: v["taskOutputArtifact"] for k, v in task["inputs"]["artifacts"].items()}
+    assert sources.pop("_DataGate.verdict")["producerTask"] == "DataGate"  # the gate's condition reads it
+    assert sources == {
+        "examples": {"producerTask": "QuickDrawExampleGen", "outputArtifactKey": "examples"},
+        "model": {"producerTask": "Trainer", "outputArtifactKey": "model"},
+        "model_blessing": {"producerTask": "Evaluator", "outputArtifactKey": "blessing"},
+    }
+    assert "BulkInferrer" not in tasks_of(PipelineConfig())

@@ -10,6 +10,7 @@ class that does not exist.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import kubeflow_v2
+from pipeline import kubeflow_v2, runs
 from pipeline.kubeflow_local.runner import CACHED, RESOLVED, SKIPPED, SUCCEEDED, run_local
 from tests.support import (
     DEMO_CLASSES,
@@ -38,13 +39,19 @@ RESOLVERS = (
 )
 
 
-def compile_demo(base, name: str, accuracy_threshold: float, schema: str = "demo") -> str:
+def compile_demo(
+    base, name: str, accuracy_threshold: float, schema: str = "demo", bulk_infer: bool = False
+) -> str:
     spec = str(base / name)
     # No TFLite conversion (~25 s): this is about the tasks' plumbing; the TFLite export has its own tests.
     training = dataclasses.replace(SETTINGS.training, tflite="none")
     validation = dataclasses.replace(SETTINGS.validation, schema=schema)
     settings = dataclasses.replace(
-        SETTINGS, accuracy_threshold=accuracy_threshold, training=training, validation=validation
+        SETTINGS,
+        accuracy_threshold=accuracy_threshold,
+        training=training,
+        validation=validation,
+        bulk_infer=bulk_infer,
     )
     kubeflow_v2.compile_pipeline(
         spec,
@@ -65,14 +72,16 @@ def first(tmp_path_factory):
     base = tmp_path_factory.mktemp("run_local")
     demo_data.write_corpus(str(base / "ndjson"), per_class=120, classes=DEMO_CLASSES, seed=0)
     lines: list[str] = []
-    result = run_local(compile_demo(base, "pipeline.json", SETTINGS.accuracy_threshold), say=lines.append)
+    result = run_local(
+        compile_demo(base, "pipeline.json", SETTINGS.accuracy_threshold, bulk_infer=True), say=lines.append
+    )
     return base, result, lines
 
 
 def test_every_task_ran_and_a_blessed_model_was_pushed(first):
     base, result, lines = first
     assert {name: t.state for name, t in result.tasks.items()} == {
-        **{name: SUCCEEDED for name in PIPELINE_COMPONENTS},
+        **{name: SUCCEEDED for name in (*PIPELINE_COMPONENTS, runs.BULK_INFERRER)},
         **{name: RESOLVED for name in RESOLVERS},
     }
     nothing_blessed_yet = not any(any(result.tasks[name].outputs.values()) for name in RESOLVERS)
@@ -85,6 +94,10 @@ def test_every_task_ran_and_a_blessed_model_was_pushed(first):
     # The InfraValidator served the candidate inside the task (on loopback) and its warm-up file was pushed.
     assert result.outcome.infra_validation is not None and result.outcome.infra_validation.blessed
     assert os.path.exists(os.path.join(pushed, "assets.extra", "tf_serving_warmup_requests"))
+    # TFX's BulkInferrer ran in its own task after the Pusher, on the blessed model: PredictionLogs written.
+    (inference,) = result.tasks[runs.BULK_INFERRER].outputs["inference_result"]
+    assert glob.glob(os.path.join(inference["uri"], runs.PREDICTION_LOGS))
+    assert result.outcome.bulk_inference is not None and result.outcome.bulk_inference.scored
     # Each task started and ended on the terminal, and its full output is in its log.
     for name in PIPELINE_COMPONENTS:
         assert any(name in line and "running" in line for line in lines), name

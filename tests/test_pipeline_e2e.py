@@ -11,6 +11,7 @@ The model is shrunk (one 16-unit BiLSTM) so that the module stays within minutes
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -94,6 +95,76 @@ def test_an_unchanged_rerun_reuses_the_cache_and_pushes_no_new_version(demo):
     assert versions(demo["serving"]) == before
 
 
+def test_the_bulk_inferrer_scores_every_example_is_cached_and_feeds_the_report_and_disputes(
+    demo, served, tmp_path
+):
+    """--bulk-infer: TFX's BulkInferrer runs after the Pusher on the blessed model (the rest is cached), its
+    PredictionLogs hold every train and eval example with the served model's probabilities, a rerun reuses
+    it, and the report's data-quality section and `quickdraw disputes` read it."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from pipeline import cli, disputes
+    from pipeline.report import collect, render
+
+    settings = dataclasses.replace(SETTINGS, bulk_infer=True)
+
+    def run():
+        return local_run.run(
+            input_pattern=demo["corpus"],
+            pipeline_root=demo["root"],
+            serving_dir=demo["serving"],
+            settings=settings,
+        )[0]
+
+    result = run()
+    assert not result.nodes[runs.BULK_INFERRER].cached and result.nodes[runs.TRAINER].cached
+    assert result.bulk_inference.scored and result.bulk_inference.summary() in result.summary()
+    files = sorted(tf.io.gfile.glob(os.path.join(result.bulk_inference.uri, runs.PREDICTION_LOGS)))
+    logs = [
+        prediction_log_pb2.PredictionLog.FromString(r).predict_log
+        for r in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator()
+    ]
+    examples = result.nodes[runs.EXAMPLE_GEN]
+    assert len(logs) == examples.custom("examples", "written")
+    serve = served.signatures["serving_default"]
+    inputs = [tf.make_ndarray(log.request.inputs["examples"]).reshape(-1)[0] for log in logs[:64]]
+    expected = serve(examples=tf.constant(inputs))["probabilities"].numpy()
+    logged = np.concatenate([tf.make_ndarray(log.response.outputs["probabilities"]) for log in logs[:64]])
+    np.testing.assert_allclose(logged, expected, atol=1e-5)
+
+    assert run().nodes[runs.BULK_INFERRER].cached
+
+    built = collect.build(demo["root"], result.run_id)
+    found = built.disputes
+    assert found is not None and sum(found.scored.values()) == len(logs)
+    assert set(found.scored) == {"train", "eval"} and found.scored["eval"] == result.metrics["example_count"]
+    assert sum(found.per_class.values()) == sum(found.disputed.values()) > 0  # a small model disputes many
+    assert sum(n for n, _ in found.by_recognized.values()) == len(logs)
+    for word, count, shown in found.most_disputed():
+        assert 0 < len(shown) <= min(count, disputes.SHOWN_PER_CLASS)
+        assert [d.word_score for d in shown] == sorted(d.word_score for d in shown)
+        assert all(
+            d.word == word and d.predicted != word and d.predicted_score >= disputes.CONFIDENT for d in shown
+        )
+    page = render.render(built)
+    assert "Drawings the model disputes" in page and "Most confused in the training data" in page
+
+    output = tmp_path / "disputed.ndjson"
+    assert cli.main(["disputes", "--pipeline-root", demo["root"], "--output", str(output)]) == 0
+    with open(output, encoding="utf-8") as f:
+        listed = [json.loads(line) for line in f]
+    assert len(listed) == sum(found.disputed.values())
+    assert [(d["word"], d["word_score"]) for d in listed] == sorted(
+        (d["word"], d["word_score"]) for d in listed
+    )
+    for d in listed:
+        assert d["top_k"][0]["label"] != d["word"] and d["top_k"][0]["score"] >= disputes.CONFIDENT
+        assert {"word", "countrycode", "recognized", "key_id", "drawing", "split"} <= d.keys()
+        assert all(len(xs) == len(ys) > 0 and 0 <= min(xs) and max(xs + ys) <= 255 for xs, ys in d["drawing"])
+    # The listed drawings parse as corpus lines: a user can review them, or drop their key_ids and rerun.
+    assert all(isinstance(parsing.parse_line(json.dumps(d).encode(), 20_000), tuple) for d in listed)
+
+
 def test_after_an_edit_of_the_pusher_only_the_pusher_runs_again(demo, tmp_path):
     """The code keys are per stage: a Pusher edit must not re-run the conversion, Transform or training."""
     copy_sources(str(tmp_path))
@@ -116,11 +187,17 @@ def test_after_an_edit_of_the_pusher_only_the_pusher_runs_again(demo, tmp_path):
 
 
 def test_a_model_below_the_threshold_is_not_pushed(demo):
+    """... and the BulkInferrer (--bulk-infer) skips it, as TFX's does for an unblessed model, saying so."""
+    from pipeline import disputes
+
     before = versions(demo["serving"])
-    strict = PipelineConfig(**{**SETTINGS.__dict__, "accuracy_threshold": 1.0})
+    strict = PipelineConfig(**{**SETTINGS.__dict__, "accuracy_threshold": 1.0, "bulk_infer": True})
     result, _ = local_run.run(
         input_pattern=demo["corpus"], pipeline_root=demo["root"], serving_dir=demo["serving"], settings=strict
     )
+    assert not result.bulk_inference.scored and "BulkInferrer: nothing scored" in result.summary()
+    with pytest.raises(disputes.NoBulkPredictions, match="did not bless"):
+        disputes.write_disputed(demo["root"], io.StringIO(), run_id=result.run_id)
     assert not result.blessed and result.pushed_to is None
     assert result.nodes["Trainer"].cached, "only the Evaluator and Pusher should run again"
     assert any("accuracy" in r and "< threshold 1.0000" in r for r in result.reasons)

@@ -7,6 +7,7 @@ import pytest
 from markupsafe import escape
 
 from components.data_validation.verdict import Verdict
+from pipeline.disputes import Disputes, ScoredDrawing
 from pipeline.outcome import Outcome
 from pipeline.report import render
 from pipeline.report.collect import Misclassified, Report, SliceRow, Threshold
@@ -49,6 +50,17 @@ def _outcome(trained: bool) -> Outcome:
     )
 
 
+def _disputes(ink: np.ndarray) -> Disputes:
+    """Bulk predictions in which a hostile class name is a word, the model's choice and a key_id."""
+    found = Disputes()
+    for recognized in (True, False):
+        drawing = ScoredDrawing(
+            HOSTILE, HOSTILE, "train", HOSTILE, recognized, 0.1, ((f"{HOSTILE}!", 0.8), ("b", 0.1)), ink
+        )
+        found.add(drawing)
+    return found
+
+
 def _assert_only_escaped(page: str) -> None:
     assert HOSTILE not in page and "<script" not in page and "<img" not in page
     assert str(escape(HOSTILE)) in page  # Jinja2's autoescape
@@ -75,12 +87,14 @@ def test_every_value_from_the_run_is_text_not_markup(trained):
             confused=[(HOSTILE, HOSTILE, 3)],
             misclassified=[Misclassified(HOSTILE, HOSTILE, HOSTILE, 0.9, ink)],
             scanned=4,
+            disputes=_disputes(ink),
         )
     page = render.render(report)
     assert page.startswith("<!DOCTYPE html>")
     _assert_only_escaped(page)
     if trained:
         assert "Not blessed: accuracy 0.1" in page and "<polyline points=" in page and "FAILED" in page
+        assert "Drawings the model disputes" in page and f"→ {escape(HOSTILE)}! (0.80)" in page
     else:
         assert "Not trained: the data validation stopped the run" in page
 

@@ -79,3 +79,14 @@ def batch_ink(x: np.ndarray, y: np.ndarray, stroke_end: np.ndarray, point_offset
     keep[starts] = False  # each drawing's first point has no delta
     row_offsets = point_offsets - np.arange(len(point_offsets), dtype=np.int64)
     return InkBatch(values[keep], row_offsets)
+
+
+def points_of_ink(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One drawing's ink [n - 1, 3] → its points (x, y) and each stroke's point count: ``batch_ink`` undone,
+    up to where the drawing lay (the first point becomes the origin) and the bounding-box scale."""
+    x = np.concatenate([[0.0], np.cumsum(ink[:, 0], dtype=np.float32)]).astype(np.float32)
+    y = np.concatenate([[0.0], np.cumsum(ink[:, 1], dtype=np.float32)]).astype(np.float32)
+    last_points = [int(i) + 1 for i in np.flatnonzero(ink[:, 2] > 0.5)]
+    if not last_points or last_points[-1] != len(x) - 1:
+        last_points.append(len(x) - 1)
+    return x, y, np.diff([-1, *last_points]).astype(np.int32)

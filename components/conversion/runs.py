@@ -1,10 +1,11 @@
-"""Run files: spilled batches of encoded drawings of one (split, shard).
+"""Run files: spilled batches of encoded drawings of one (split, shard), or of any picklable sequence.
 
 Drawings move from the parse workers (or, with caps, from the sampling step) to
 the shard writers through these files: the shuffle then carries only their
 names, so a local runner never holds the corpus in memory, and no runner
 process copies it between workers. They live under a hidden ``.tmp-runs-*``
-directory of the output, deleted when the manifest is written.
+directory of the output, deleted when the manifest is written. ``quickdraw predict --output`` moves its
+scored lines to its shard writers the same way (``pipeline.bulk_predict``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class RunFile(NamedTuple):
     records: int
 
 
-def write_run(runs_dir: str, key: tuple[str, int], batch: EncodedDrawings) -> RunFile:
+def write_run(runs_dir: str, key: tuple[str, int], batch: EncodedDrawings | list) -> RunFile:
     split, shard = key
     path = FileSystems.join(runs_dir, f"{split}-{shard:05d}-{uuid.uuid4().hex}.pkl")
     with FileSystems.create(path) as f:
@@ -35,9 +36,9 @@ def write_run(runs_dir: str, key: tuple[str, int], batch: EncodedDrawings) -> Ru
     return RunFile(path, len(batch))
 
 
-def read_run(run: RunFile) -> EncodedDrawings:
+def read_run(run: RunFile) -> EncodedDrawings | list:
     with FileSystems.open(run.path) as f:
         batch = pickle.loads(f.read())
     if len(batch) != run.records:
-        raise OSError(f"run file {run.path} holds {len(batch)} drawings, expected {run.records}")
+        raise OSError(f"run file {run.path} holds {len(batch)} records, expected {run.records}")
     return batch

@@ -28,6 +28,7 @@ the signature computes the same ink from them.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
 import http.client
 import json
@@ -49,6 +50,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from components import features as F
+from components.conversion.ink import points_of_ink
 from components.errors import refusal_reason
 from components.infra_validation import warmup
 
@@ -89,12 +91,8 @@ def strokes_of(serialized: bytes) -> dict[str, np.ndarray]:
 
     example = tf.train.Example.FromString(serialized)
     ink = np.asarray(example.features.feature[F.INK].float_list.value, np.float32).reshape(-1, 3)
-    x = np.concatenate([[0.0], np.cumsum(ink[:, 0])]).astype(np.float32)
-    y = np.concatenate([[0.0], np.cumsum(ink[:, 1])]).astype(np.float32)
-    last_points = [int(i) + 1 for i in np.flatnonzero(ink[:, 2] > 0.5)]
-    if not last_points or last_points[-1] != len(x) - 1:
-        last_points.append(len(x) - 1)
-    return {"x": x, "y": y, "stroke_lengths": np.diff([-1, *last_points]).astype(np.int32)}
+    x, y, stroke_lengths = points_of_ink(ink)
+    return {"x": x, "y": y, "stroke_lengths": stroke_lengths}
 
 
 def requests_for(examples: list[bytes], signature_names: set[str]) -> list[tuple[str, dict[str, np.ndarray]]]:
@@ -241,9 +239,13 @@ def validate(model_dir: str, examples: list[bytes], load_timeout_s: float, reque
         os.makedirs(serving)
         os.symlink(os.path.abspath(model_dir), os.path.join(serving, "1"))
         server = CandidateServer(serving, os.path.join(scratch, "server.log"), load_timeout_s)
+        # The expected answers are computed while the server loads, beside the wait: a server that misses
+        # its load deadline is refused at the deadline, not after the in-process calls.
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         try:
-            requests, expected = _in_process(model_dir, examples)  # while the server starts
+            in_process = pool.submit(_in_process, model_dir, examples)
             server.wait_until_available()
+            requests, expected = in_process.result()
             for (signature_name, inputs), wanted in zip(requests, expected):
                 status, answer = server.request(
                     "POST",
@@ -259,6 +261,7 @@ def validate(model_dir: str, examples: list[bytes], load_timeout_s: float, reque
                         f"{signature_name} answered differently over HTTP than in-process: {differs}"
                     )
         finally:
+            pool.shutdown(wait=False)
             server.stop()
     return len(requests)
 

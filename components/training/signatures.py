@@ -37,16 +37,12 @@ PREDICT_STROKES_BATCH = "predict_strokes_batch"
 TRANSFORM_FEATURES = "transform_features"
 
 
-def validate_strokes(x: tf.Tensor, y: tf.Tensor, stroke_lengths: tf.Tensor, max_points: int) -> list:
-    """Assertions that fail with a readable message on a malformed drawing."""
+def _point_checks(x: tf.Tensor, y: tf.Tensor, lengths: tf.Tensor) -> list:
+    """What one drawing and a batch of them share: x and y of one length, stroke lengths that are >= 0 and add
+    up to it, finite coordinates."""
     n = tf.size(x, out_type=tf.int64)
-    lengths = tf.cast(stroke_lengths, tf.int64)
     return [
         tf.debugging.assert_equal(n, tf.size(y, out_type=tf.int64), message="x and y differ in length"),
-        tf.debugging.assert_greater_equal(n, tf.constant(2, tf.int64), message="a drawing needs >= 2 points"),
-        tf.debugging.assert_less_equal(
-            n, tf.constant(max_points, tf.int64), message=f"a drawing may have at most {max_points} points"
-        ),
         tf.debugging.assert_non_negative(lengths, message="stroke_lengths must be >= 0"),
         tf.debugging.assert_equal(
             tf.reduce_sum(lengths), n, message="stroke_lengths must add up to the number of points"
@@ -54,6 +50,26 @@ def validate_strokes(x: tf.Tensor, y: tf.Tensor, stroke_lengths: tf.Tensor, max_
         tf.debugging.assert_all_finite(x, message="x has a non-finite value"),
         tf.debugging.assert_all_finite(y, message="y has a non-finite value"),
     ]
+
+
+def _size_checks(points: tf.Tensor, max_points: int, fewest: str) -> list:
+    """Each drawing's points within [2, max_points]."""
+    return [
+        tf.debugging.assert_greater_equal(points, tf.constant(2, tf.int64), message=fewest),
+        tf.debugging.assert_less_equal(
+            points,
+            tf.constant(max_points, tf.int64),
+            message=f"a drawing may have at most {max_points} points",
+        ),
+    ]
+
+
+def validate_strokes(x: tf.Tensor, y: tf.Tensor, stroke_lengths: tf.Tensor, max_points: int) -> list:
+    """Assertions that fail with a readable message on a malformed drawing."""
+    n = tf.size(x, out_type=tf.int64)
+    return _point_checks(x, y, tf.cast(stroke_lengths, tf.int64)) + _size_checks(
+        n, max_points, "a drawing needs >= 2 points"
+    )
 
 
 def validate_batch(
@@ -61,39 +77,21 @@ def validate_batch(
 ) -> tuple[list, tf.Tensor]:
     """``validate_strokes`` for a batch, per drawing; also the points of each drawing (once they are known
     to add up). Returns (assertions, points per drawing)."""
-    n = tf.size(x, out_type=tf.int64)
     lengths = tf.cast(stroke_lengths, tf.int64)
     per_drawing = tf.cast(drawing_strokes, tf.int64)
-    layout = [
-        tf.debugging.assert_equal(n, tf.size(y, out_type=tf.int64), message="x and y differ in length"),
+    layout = _point_checks(x, y, lengths) + [
         tf.debugging.assert_positive(tf.size(per_drawing), message="a batch needs at least one drawing"),
-        tf.debugging.assert_non_negative(lengths, message="stroke_lengths must be >= 0"),
         tf.debugging.assert_non_negative(per_drawing, message="drawing_strokes must be >= 0"),
         tf.debugging.assert_equal(
             tf.reduce_sum(per_drawing),
             tf.size(lengths, out_type=tf.int64),
             message="drawing_strokes must add up to the number of strokes",
         ),
-        tf.debugging.assert_equal(
-            tf.reduce_sum(lengths), n, message="stroke_lengths must add up to the number of points"
-        ),
-        tf.debugging.assert_all_finite(x, message="x has a non-finite value"),
-        tf.debugging.assert_all_finite(y, message="y has a non-finite value"),
     ]
     with tf.control_dependencies(layout):
         drawing_of_stroke = tf.repeat(tf.range(tf.size(per_drawing, out_type=tf.int64)), per_drawing)
         points = tf.math.unsorted_segment_sum(lengths, drawing_of_stroke, tf.size(per_drawing))
-    sizes = [
-        tf.debugging.assert_greater_equal(
-            points, tf.constant(2, tf.int64), message="every drawing needs >= 2 points"
-        ),
-        tf.debugging.assert_less_equal(
-            points,
-            tf.constant(max_points, tf.int64),
-            message=f"a drawing may have at most {max_points} points",
-        ),
-    ]
-    return layout + sizes, points
+    return layout + _size_checks(points, max_points, "every drawing needs >= 2 points"), points
 
 
 def weights_holder(model) -> tf.Module:

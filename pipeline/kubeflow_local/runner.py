@@ -32,7 +32,15 @@ from pipeline.kubeflow_local.metadata import Artifact, LocalMetadata
 from pipeline.kubeflow_local.spec import CompiledPipeline, Task, load
 from pipeline.local_run import exclusive
 from pipeline.outcome import Outcome
-from pipeline.runs import DATA_GATE, EVALUATOR, INFRA_VALIDATOR, PUSHER, InfraValidation
+from pipeline.runs import (
+    BULK_INFERRER,
+    DATA_GATE,
+    EVALUATOR,
+    INFRA_VALIDATOR,
+    PUSHER,
+    BulkInference,
+    InfraValidation,
+)
 
 WORKDIR = "run-local"  # default: under the compiled pipeline root
 LOGS = "logs"
@@ -225,4 +233,7 @@ def _outcome(run_id: str, done: dict[str, TaskRun]) -> Outcome | None:
         result.infra_validation = InfraValidation(
             bool(blessing.get(infra_validation.BLESSED)), blessing.get(infra_validation.REASON, "")
         )
+    bulk_inferrer = done.get(BULK_INFERRER)
+    if bulk_inferrer is not None and bulk_inferrer.outputs:
+        result.bulk_inference = BulkInference.at(bulk_inferrer.outputs["inference_result"][0]["uri"])
     return result

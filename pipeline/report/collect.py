@@ -6,7 +6,8 @@ threshold and, when a baseline existed, candidate vs baseline; overall metrics;
 per-class accuracy worst first (table + bar chart); slices by country and by
 ``recognized``; the most confused class pairs (TFMA's multi-class confusion
 matrix over the whole eval split); a grid of misclassified eval drawings drawn as
-SVG from their ink; the data it trained on (``data``: counts, ink lengths, countries,
+SVG from their ink; with ``--bulk-infer``, the drawings the model disputes
+(``pipeline.disputes``); the data it trained on (``data``: counts, ink lengths, countries,
 anomalies); the run's provenance. A run the data validation stopped gets the data
 section and the provenance only.
 """
@@ -23,8 +24,9 @@ import numpy as np
 
 from components import features as F
 from components.training import evaluation
-from pipeline import runs
+from pipeline import disputes, runs
 from pipeline.configs import PIPELINE_NAME
+from pipeline.disputes import Disputes
 from pipeline.outcome import METRIC_LABELS, Outcome, outcome
 from pipeline.report import data
 
@@ -72,6 +74,7 @@ class Report:
     confused: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
     misclassified: list[Misclassified] = dataclasses.field(default_factory=list)
     scanned: int = 0
+    disputes: Disputes | None = None  # only for a run with --bulk-infer
 
     def text_summary(self) -> str:
         if not self.outcome.trained:
@@ -268,6 +271,7 @@ def build(pipeline_root: str, run_id: str | None = None, pipeline_name: str = PI
         confused=_confused(result, names),
         misclassified=misclassified,
         scanned=scanned,
+        disputes=disputes.collect(runs.Run(result_outcome.run_id, nodes), names),
     )
 
 

@@ -19,6 +19,7 @@ import jinja2
 import numpy as np
 
 from components.training import evaluation
+from pipeline.disputes import CONFIDENT, SHOWN_CLASSES, Disputes
 from pipeline.outcome import METRIC_LABELS
 from pipeline.report.collect import Report, SliceRow
 from pipeline.report.data import DataSection
@@ -141,6 +142,56 @@ def _hyperparameter_rows(chosen) -> dict[str, Any] | None:
     return {"summary": chosen.summary(), "header": ["trial", "eval top-1", *names], "trials": trials}
 
 
+def _dispute_rows(found: Disputes | None) -> dict[str, Any] | None:
+    """The data-quality section: the most disputed classes with their drawings, the confused pairs of the
+    training split, and the disputed share among recognised and unrecognised drawings."""
+    if found is None:
+        return None
+
+    def share(disputed: int, scored: int) -> str:
+        return f"{disputed / scored:.1%}" if scored else "–"
+
+    return {
+        "confident": CONFIDENT,
+        "scored": [
+            [
+                split,
+                f"{found.scored[split]:,}",
+                f"{found.disputed[split]:,}",
+                share(found.disputed[split], found.scored[split]),
+            ]
+            for split in sorted(found.scored)
+        ],
+        "by_recognized": [
+            [label, f"{scored:,}", f"{disputed:,}", share(disputed, scored)]
+            for label, (scored, disputed) in (
+                ("yes", found.by_recognized[True]),
+                ("no", found.by_recognized[False]),
+            )
+        ],
+        "pairs": [[a, b, f"{n:,}"] for a, b, n in found.confused_pairs()],
+        "classes": [
+            {
+                "word": word,
+                "count": count,
+                "drawings": [
+                    {
+                        "ink": ink_drawing(d.ink),
+                        "word_score": d.word_score,
+                        "predicted": d.predicted,
+                        "predicted_score": d.predicted_score,
+                        "key_id": d.key_id,
+                        "split": d.split,
+                    }
+                    for d in drawings
+                ],
+            }
+            for word, count, drawings in found.most_disputed()
+        ],
+        "shown_classes": SHOWN_CLASSES,
+    }
+
+
 def render(report: Report) -> str:
     o = report.outcome
     common = {
@@ -202,6 +253,7 @@ def render(report: Report) -> str:
             }
             for d in report.misclassified
         ],
+        disputes=_dispute_rows(report.disputes),
     )
 
 
