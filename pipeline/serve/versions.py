@@ -201,11 +201,15 @@ Replay = Callable[[Mapping[str, Any], list], None]  # (signatures, warm-up reque
 
 
 def replay_here(signatures: Mapping[str, Any], requests: list) -> None:
-    """Replays warm-up requests in the calling thread; ``PredictError`` for the first that fails."""
-    from pipeline.serve.predictions import call_signature
+    """Replays warm-up requests in the calling thread; ``PredictError`` for the first that fails, naming its
+    signature."""
+    from pipeline.serve.predictions import PredictError, call_signature
 
     for signature_name, inputs in requests:
-        call_signature(signatures[signature_name], inputs)
+        try:
+            call_signature(signatures[signature_name], inputs)
+        except PredictError as error:
+            raise PredictError(f"{signature_name}: {error}", error.kind) from None
 
 
 def load_saved_model(version: int, path: str, replay: Replay = replay_here) -> LoadedVersion:
