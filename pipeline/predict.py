@@ -40,15 +40,17 @@ class ModelNotFound(UserError, FileNotFoundError):
 
 
 def resolve_model_dir(path: str) -> str:
-    """A SavedModel directory, or a serving directory → its newest numeric version."""
-    if os.path.exists(os.path.join(path, "saved_model.pb")):
+    """A SavedModel directory, or a serving directory → its newest numeric version (local or gs://)."""
+    from tensorflow.io import gfile
+
+    if gfile.exists(os.path.join(path, "saved_model.pb")):
         return path
-    if not os.path.isdir(path):
+    if not gfile.isdir(path):
         raise ModelNotFound(f"no model at {path}")
-    versions = sorted((int(n) for n in os.listdir(path) if n.isdigit()), reverse=True)
-    for version in versions:
+    names = [n.rstrip("/") for n in gfile.listdir(path)]
+    for version in sorted((int(n) for n in names if n.isdigit()), reverse=True):
         candidate = os.path.join(path, str(version))
-        if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+        if gfile.exists(os.path.join(candidate, "saved_model.pb")):
             return candidate
     raise ModelNotFound(f"{path} holds neither saved_model.pb nor a numeric version directory with one")
 
