@@ -228,10 +228,10 @@ def _split(key_id: str, salt: str, eval_fraction: float) -> str:
 def collect(run: runs.Run, class_names: list[str] | None = None) -> Disputes | None:
     """The report's view of the run's bulk predictions (``class_names``: the model's, when already loaded);
     None when the run has none (no ``--bulk-infer``, or an unblessed model)."""
-    inference = run.bulk_inference()
-    if inference is None or not inference.scored:
+    try:
+        predictions = BulkPredictions.of(run)
+    except NoBulkPredictions:
         return None
-    predictions = BulkPredictions.of(run)
     disputes = Disputes()
     for drawing in scored_drawings(predictions, class_names or predictions.class_names()):
         disputes.add(drawing)
