@@ -1,7 +1,7 @@
 """Model quality on the real drawings: the tutorial's training defaults vs this project's, on eval splits.
 
     python benchmarks/bench_quality.py --workdir build/bench-quality [--corpora all,ten] [--steps 2000]
-        [--seeds 3] [--json FILE]
+        [--seeds 3] [--first-seed 0] [--json FILE]
     python benchmarks/bench_quality.py --smoke --pipeline-root ROOT --steps 2 --seeds 1   # tiny, for the test
 
 The Trainer's own code (``make_dataset`` with the transform layer and the augmentation, ``build_model`` with
@@ -116,6 +116,12 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=2000, help="training steps at batch 32 (equal steps)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first-seed … first-seed + seeds − 1 (add seeds later)",
+    )
+    parser.add_argument(
         "--pipeline-root", help="measure on this pipeline root's Examples instead (one corpus)"
     )
     parser.add_argument("--smoke", action="store_true", help="a tiny model (the test)")
@@ -135,7 +141,7 @@ def main() -> int:
         {"given": (None, None)} if args.pipeline_root else {c: CORPORA[c] for c in args.corpora.split(",")}
     )
     results: dict = {
-        "steps": args.steps, "batch": BATCH, "seeds": args.seeds,
+        "steps": args.steps, "batch": BATCH, "seeds": list(range(args.first_seed, args.first_seed + args.seeds)),
         "defaults": {"model": dataclasses.asdict(defaults.model), "augmentation": dataclasses.asdict(defaults.augmentation())},
         "tutorial": {"model": dataclasses.asdict(tutorial), "augmentation": None},
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, TF {tf.__version__}",
@@ -150,7 +156,7 @@ def main() -> int:
         data = Corpus(root)
         train = data.train
         runs_of: dict[str, list[dict]] = {"tutorial": [], "defaults": [], "tutorial_same_time": []}
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             order = ("tutorial", "defaults") if seed % 2 == 0 else ("defaults", "tutorial")  # alternate
             for name in order:
                 if name == "tutorial":

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from components.conversion.ink import points_of_ink
 from components.training import evaluation
 from pipeline.disputes import CONFIDENT, SHOWN_CLASSES, Disputes
 from pipeline.outcome import METRIC_LABELS
@@ -46,19 +47,13 @@ class InkDrawing:
 
 def ink_drawing(ink: np.ndarray, size: int = 96) -> InkDrawing:
     """A drawing's ink ([n, 3] deltas + stroke ends, as converted) scaled into a square of ``size`` pixels."""
-    points = np.vstack([[0.0, 0.0], np.cumsum(ink[:, :2], axis=0)])
-    ends = np.concatenate([[0.0], ink[:, 2]])
+    x, y, stroke_lengths = points_of_ink(ink)
+    points = np.stack([x, y], axis=1).astype(np.float64)
     lower = points.min(axis=0)
     span = max(float((points.max(axis=0) - lower).max()), 1e-6)
     xy = (points - lower) / span * (size - 8) + 4
-    strokes, current = [], [xy[0]]
-    for i in range(1, len(xy)):
-        if ends[i - 1] and i > 1:  # the previous point ended a stroke: the pen was lifted
-            strokes.append(current)
-            current = []
-        current.append(xy[i])
-    strokes.append(current)
-    return InkDrawing(size, [" ".join(f"{x:.1f},{y:.1f}" for x, y in s) for s in strokes if len(s) > 1])
+    strokes = np.split(xy, np.cumsum(stroke_lengths)[:-1])
+    return InkDrawing(size, [" ".join(f"{px:.1f},{py:.1f}" for px, py in s) for s in strokes if len(s) > 1])
 
 
 def ink_svg(ink: np.ndarray, size: int = 96) -> str:
