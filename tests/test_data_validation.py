@@ -325,7 +325,9 @@ def test_proceeding_on_anomalies_trains_and_the_outcome_and_report_say_so(clean_
     first = next(iter(clean_lines.values()))
     corpus = {**clean_lines, "hostile.ndjson": _renamed(first[:40], hostile, "9")}
     settings = dataclasses.replace(
-        SETTINGS, validation=ValidationConfig(schema="demo", proceed_on_anomalies=True)
+        SETTINGS,
+        validation=ValidationConfig(schema="demo", proceed_on_anomalies=True),
+        training=dataclasses.replace(SETTINGS.training, tflite="none"),  # TFLite is tested on the demo run
     )
     result, root = _run(tmp_path, corpus, settings)
     assert result.trained and result.pushed_to

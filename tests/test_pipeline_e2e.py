@@ -444,23 +444,6 @@ def test_predict_accounts_for_every_line_of_the_hostile_corpus(demo, tmp_path):
     assert counts["predicted"] + counts["skipped"] == len(lines)
 
 
-def test_a_warm_start_begins_from_the_latest_blessed_model(demo):
-    """--warm-start: the Trainer gets the resolver's latest blessed model and loads its weights."""
-    # Threshold 1.0: not blessed, so the shared root's latest blessed model stays the first run's (test_report).
-    warm = dataclasses.replace(
-        SETTINGS, accuracy_threshold=1.0, training=dataclasses.replace(SMALL, warm_start=True, tflite="none")
-    )
-    result, _ = local_run.run(
-        input_pattern=demo["corpus"], pipeline_root=demo["root"], serving_dir=demo["serving"], settings=warm
-    )
-    assert not result.nodes["Trainer"].cached
-    with open(os.path.join(result.nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
-        summary = json.load(f)
-    assert summary["warm_start"]["loaded"] is True, summary
-    assert summary["warm_start"]["from"].startswith(os.path.join(demo["root"], "Trainer", "model"))
-    assert not result.blessed and result.pushed_to is None
-
-
 def test_the_trainer_augments_its_training_stream_and_nothing_else(demo):
     """Augmentation runs in the training stream only (seeded), with lengths that match the ink; evaluation
     reads the ink exactly as the transform layer (and so serving) computes it. The summary says what ran."""
@@ -502,20 +485,22 @@ def test_the_trainer_augments_its_training_stream_and_nothing_else(demo):
     assert TrainingConfig().augmentation().active and SETTINGS.training.augmentation().active
 
 
-def test_the_tuner_feeds_the_trainer_is_cached_and_its_result_can_be_reused(demo):
+def test_the_tuner_feeds_a_warm_started_trainer_is_cached_and_its_result_can_be_reused(demo):
     """--tune: TFX's Tuner runs a random search (2 trials), the Trainer trains with its best values (and says
     so), the report lists the trials, an unchanged rerun reuses the Tuner, and --hyperparameters FILE trains
-    with that result without tuning (TFX's Importer)."""
+    with that result without tuning (TFX's Importer). --warm-start in the same run (one Trainer run for both
+    guarantees): the Trainer gets the resolver's latest blessed model and loads its weights."""
     from components.tuning.config import TuningConfig
     from pipeline.report import collect, render
 
     # Threshold 1.0: nothing is pushed, so the shared root's latest blessed model stays the first run's.
+    # The space keeps the first run's LSTM (16 units, 1 layer), so that every weight of it loads.
     tuned = dataclasses.replace(
         SETTINGS,
         accuracy_threshold=1.0,
-        training=dataclasses.replace(SETTINGS.training, tflite="none"),
+        training=dataclasses.replace(SETTINGS.training, tflite="none", warm_start=True),
         tuning=TuningConfig(
-            tune=True, tune_trials=2, tune_steps=3, tune_lstm_units=(8, 16), tune_lstm_layers=(1,)
+            tune=True, tune_trials=2, tune_steps=3, tune_lstm_units=(16,), tune_lstm_layers=(1,)
         ),
     )
 
@@ -535,7 +520,11 @@ def test_the_tuner_feeds_the_trainer_is_cached_and_its_result_can_be_reused(demo
     assert chosen.values == {k: v for k, v in best.items() if k not in ("trial_id", "score")}
     assert best["score"] >= chosen.trials[1]["score"]
     with open(os.path.join(result.nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
-        assert json.load(f)["hyperparameters"] == chosen.values
+        summary = json.load(f)
+    assert summary["hyperparameters"] == chosen.values
+    assert summary["warm_start"]["loaded"] is True, summary
+    assert summary["warm_start"]["from"].startswith(os.path.join(demo["root"], "Trainer", "model"))
+    assert not result.blessed and result.pushed_to is None
     assert chosen.summary() in result.summary()
     page = render.render(collect.build(demo["root"], result.run_id))
     assert "The Tuner&#39;s trials, best first (2)" in page or "The Tuner's trials, best first (2)" in page
