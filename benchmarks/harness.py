@@ -15,6 +15,10 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)  # the project's packages, without installing them
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from pipeline.console import quiet_library_warnings  # noqa: E402 - the repository is on sys.path from here
+
+quiet_library_warnings()  # a benchmark's screen holds its figures, not google-api-core's notices
+
 
 def missing(data: str) -> bool:
     """True, after saying so, when the real drawings are absent: the benchmark then skips (exit 0)."""

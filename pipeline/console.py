@@ -85,11 +85,17 @@ def configure(verbose: bool) -> None:
     absl_logging.set_verbosity(absl_logging.INFO)
     # TensorFlow's C++ start-up chatter (CUDA plugins, CPU features) is noise to a CLI user.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose else "3")
+    quiet_library_warnings()
+    logging.captureWarnings(True)  # the other warnings: through logging, so the log file has them too
+
+
+def quiet_library_warnings() -> None:
+    """Silences the import-time warnings no user can act on, here and in the processes this one starts (the
+    CLI's Beam workers, a benchmark's servers)."""
     quiet = [f"ignore:{message}:{category.__name__}" for message, category in _QUIET_WARNINGS]
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), *quiet]))
     for message, category in _QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=f".*{message}", category=category)
-    logging.captureWarnings(True)  # the other warnings: through logging, so the log file has them too
 
 
 def log_to(path: str) -> str:
