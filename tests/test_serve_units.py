@@ -284,6 +284,40 @@ def test_a_full_batch_goes_at_once_a_large_request_alone_and_without_batching_ev
     unbatched.shutdown()
 
 
+def test_after_a_merged_call_an_idle_server_waits_its_window_and_after_a_lone_one_it_does_not():
+    """Closed-loop clients come back in waves: after a merged call, the first request of the next wave finds
+    the server idle. Sent alone at once, it would cost a whole model call for one drawing and split every
+    wave (at 32 clients, 2 of 3 calls held one drawing); so once requests have been merged, an idle server
+    waits the window for the rest of the wave, and once a call went alone (light traffic), it goes at once."""
+    import asyncio
+
+    fake = _Calls()
+    loaded = LoadedVersion(1, "p", fake.signatures, {})
+    predictions = _predictions(max_batch_size=2)
+
+    async def run():
+        def send(v: float):
+            return asyncio.ensure_future(predictions.predict(loaded, "predict_strokes", _drawing(v), None))
+
+        await asyncio.gather(*[send(v) for v in range(3)])  # the first alone, then a full batch of 2
+        assert fake.calls[-1] == ("predict_strokes_batch", 2)
+        waits = send(10.0)  # the server is idle, but requests were just merged: it waits its window
+        await asyncio.sleep(0)
+        assert predictions._open, "a request after a merged call went alone at once"
+        await asyncio.sleep(0.01)
+        await asyncio.gather(waits, send(11.0))  # the second joined the first within its window
+        assert fake.calls[-1] == ("predict_strokes_batch", 2)
+        await send(12.0)  # alone after its window: traffic is light again
+        assert fake.calls[-1] == ("predict_strokes", 1)
+        goes = send(13.0)
+        await asyncio.sleep(0)
+        assert not predictions._open, "after a lone call, an idle server held a request back"
+        await goes
+
+    asyncio.run(run())
+    predictions.shutdown()
+
+
 def test_a_call_that_outlives_its_deadline_fails_and_an_unknown_signature_is_not_found():
     import asyncio
     import threading
