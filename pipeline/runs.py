@@ -104,13 +104,10 @@ class Run:
         """Where the Trainer's hyperparameters came from (the Tuner or an Importer), and its trials; None
         when it trained on the settings alone."""
         if TUNER in self.nodes:
-            trials = _read_json(self.nodes[TUNER].uri("tuner_results"), TUNER_RESULTS_FILE)
-            chosen = _read_json(self.nodes[TUNER].uri("best_hyperparameters"))
-            return Hyperparameters("the Tuner", hyperparameter_values(chosen), trials)
+            tuner = self.nodes[TUNER]
+            return Hyperparameters.tuned(tuner.uri("tuner_results"), tuner.uri("best_hyperparameters"))
         if HYPERPARAMETERS_IMPORTER in self.nodes:
-            uri = self.nodes[HYPERPARAMETERS_IMPORTER].uri("result")
-            chosen = _read_json(uri)
-            return Hyperparameters(uri, hyperparameter_values(chosen), [])
+            return Hyperparameters.imported(self.nodes[HYPERPARAMETERS_IMPORTER].uri("result"))
         return None
 
     def bulk_inference(self) -> BulkInference | None:
@@ -178,6 +175,17 @@ class Hyperparameters:
     source: str  # "the Tuner", or the imported artifact's folder
     values: dict[str, Any]
     trials: list[dict[str, Any]]  # best first: trial_id, score (eval top-1), and the values tried
+
+    @classmethod
+    def tuned(cls, tuner_results: str, best_hyperparameters: str) -> Hyperparameters:
+        """From the Tuner's two artifacts (their folders)."""
+        trials = _read_json(tuner_results, TUNER_RESULTS_FILE)
+        return cls("the Tuner", hyperparameter_values(_read_json(best_hyperparameters)), trials)
+
+    @classmethod
+    def imported(cls, uri: str) -> Hyperparameters:
+        """From an earlier result that an Importer brought in (``--hyperparameters FILE``)."""
+        return cls(uri, hyperparameter_values(_read_json(uri)), [])
 
     def summary(self) -> str:
         chosen = ", ".join(f"{name} {value:g}" for name, value in self.values.items())

@@ -19,6 +19,7 @@ import sys
 import numpy as np
 import pytest
 
+from components.tuning.config import TuningConfig
 from pipeline import kubeflow_v2, runs
 from pipeline.kubeflow_local.runner import CACHED, RESOLVED, SKIPPED, SUCCEEDED, run_local
 from tests.support import (
@@ -33,6 +34,8 @@ from tests.support import (
 
 pytestmark = pytest.mark.slow
 
+# TFX's Tuner in its own task, as small as a search gets (one trial of 2 steps, the demo model's LSTM).
+TUNING = TuningConfig(tune=True, tune_trials=1, tune_steps=2, tune_lstm_units=(16,), tune_lstm_layers=(1,))
 RESOLVERS = (
     "latest_blessed_model_resolver-model-blessing-resolver",
     "latest_blessed_model_resolver-model-resolver",
@@ -52,6 +55,7 @@ def compile_demo(
         training=training,
         validation=validation,
         bulk_infer=bulk_infer,
+        tuning=TUNING,
     )
     kubeflow_v2.compile_pipeline(
         spec,
@@ -81,7 +85,7 @@ def first(tmp_path_factory):
 def test_every_task_ran_and_a_blessed_model_was_pushed(first):
     base, result, lines = first
     assert {name: t.state for name, t in result.tasks.items()} == {
-        **{name: SUCCEEDED for name in (*PIPELINE_COMPONENTS, runs.BULK_INFERRER)},
+        **{name: SUCCEEDED for name in (*PIPELINE_COMPONENTS, runs.TUNER, runs.BULK_INFERRER)},
         **{name: RESOLVED for name in RESOLVERS},
     }
     nothing_blessed_yet = not any(any(result.tasks[name].outputs.values()) for name in RESOLVERS)
@@ -103,6 +107,16 @@ def test_every_task_ran_and_a_blessed_model_was_pushed(first):
         assert any(name in line and "running" in line for line in lines), name
         assert os.path.exists(os.path.join(result.workdir, "logs", result.run_id, f"{name}.log"))
     assert any("Training: step 80/80" in line for line in lines)  # the Trainer's progress came through
+    # The Tuner's best_hyperparameters reached the Trainer's task, which trained with them and said so.
+    chosen = result.outcome.hyperparameters
+    assert chosen is not None and chosen.source == "the Tuner" and len(chosen.trials) == 1
+    assert (
+        chosen.values["learning_rate"] in TUNING.tune_learning_rate
+        and chosen.summary() in result.outcome.summary()
+    )
+    (model_run,) = result.tasks[runs.TRAINER].outputs["model_run"]
+    with open(os.path.join(model_run["uri"], "training_summary.json")) as f:
+        assert json.load(f)["hyperparameters"] == chosen.values
 
 
 def test_the_pushed_model_answers_predict_strokes_on_real_drawings(first):
@@ -135,6 +149,7 @@ def test_a_stricter_threshold_reruns_the_evaluation_only_and_pushes_nothing_sayi
     states = {name: t.state for name, t in result.tasks.items()}
     assert states["Evaluator"] == SUCCEEDED and states["Pusher"] == SUCCEEDED
     assert all(states[n] == CACHED for n in PIPELINE_COMPONENTS if n not in ("Evaluator", "Pusher")), states
+    assert states[runs.TUNER] == CACHED
     # The resolver found the first run's blessing and, by the name the blessing recorded, its model.
     model = result.tasks[RESOLVERS[1]].outputs["model"][0]
     assert model["name"] == before.tasks["Trainer"].outputs["model"][0]["name"]
@@ -154,7 +169,7 @@ def test_data_with_anomalies_skips_the_gated_tasks_and_says_why(first):
     )
     states = {name: t.state for name, t in result.tasks.items()}
     assert states["DataGate"] == SUCCEEDED and states["QuickDrawExampleGen"] == CACHED
-    assert all(states[name] == SKIPPED for name in GATED_COMPONENTS), states
+    assert all(states[name] == SKIPPED for name in (*GATED_COMPONENTS, runs.TUNER)), states
     assert "is false" in result.tasks["Transform"].detail
     outcome = result.outcome
     assert not outcome.trained and not outcome.data.passed

@@ -36,9 +36,12 @@ from pipeline.runs import (
     BULK_INFERRER,
     DATA_GATE,
     EVALUATOR,
+    HYPERPARAMETERS_IMPORTER,
     INFRA_VALIDATOR,
     PUSHER,
+    TUNER,
     BulkInference,
+    Hyperparameters,
     InfraValidation,
 )
 
@@ -236,4 +239,10 @@ def _outcome(run_id: str, done: dict[str, TaskRun]) -> Outcome | None:
     bulk_inferrer = done.get(BULK_INFERRER)
     if bulk_inferrer is not None and bulk_inferrer.outputs:
         result.bulk_inference = BulkInference.at(bulk_inferrer.outputs["inference_result"][0]["uri"])
+    tuner, importer = done.get(TUNER), done.get(HYPERPARAMETERS_IMPORTER)
+    if tuner is not None and tuner.outputs:
+        uri = {key: artifacts[0]["uri"] for key, artifacts in tuner.outputs.items()}
+        result.hyperparameters = Hyperparameters.tuned(uri["tuner_results"], uri["best_hyperparameters"])
+    elif importer is not None and importer.outputs:
+        result.hyperparameters = Hyperparameters.imported(importer.outputs["result"][0]["uri"])
     return result
