@@ -288,7 +288,8 @@ def test_after_a_merged_call_an_idle_server_waits_its_window_and_after_a_lone_on
     """Closed-loop clients come back in waves: after a merged call, the first request of the next wave finds
     the server idle. Sent alone at once, it would cost a whole model call for one drawing and split every
     wave (at 32 clients, 2 of 3 calls held one drawing); so once requests have been merged, an idle server
-    waits the window for the rest of the wave, and once a call went alone (light traffic), it goes at once."""
+    waits the window for the rest of the wave, and once a call held one request (light traffic, however many
+    rows it had), it goes at once."""
     import asyncio
 
     fake = _Calls()
@@ -313,6 +314,13 @@ def test_after_a_merged_call_an_idle_server_waits_its_window_and_after_a_lone_on
         await asyncio.sleep(0)
         assert not predictions._open, "after a lone call, an idle server held a request back"
         await goes
+        # One client whose requests hold several rows each is light traffic too: what counts is requests.
+        for rows in (3, 2):
+            examples = {"examples": np.array([b"ab"] * rows, object)}
+            call = asyncio.ensure_future(predictions.predict(loaded, "serving_default", examples, None))
+            await asyncio.sleep(0)
+            assert not predictions._open, f"a lone request of {rows} rows was held back"
+            await call
 
     asyncio.run(run())
     predictions.shutdown()

@@ -11,8 +11,8 @@ and each request gets exactly its own rows back. What is merged:
   become one call of ``predict_strokes_batch``, when the model has it (models pushed
   before it existed are served one drawing per call).
 
-A request that finds the server idle goes at once if the last call held one drawing (light
-traffic: one client pays no window), and waits its window if the last call was merged (the
+A request that finds the server idle goes at once if the last call held one request (light
+traffic: one client pays no window), and waits its window if the last call merged several (the
 first of the next wave of busy clients would otherwise cost a whole model call on its own).
 
 Other signatures are called as they come. A merged call that the model refuses (one
@@ -137,7 +137,7 @@ class Predictions:
         self.pool = concurrent.futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="predict")
         self._open: dict[tuple[int, str], _Batch] = {}  # (version, signature) → the batch filling up
         self._in_flight = 0  # model calls running or queued in the pool
-        self._last_rows = 1  # rows of the last call dispatched: more than one means requests are contending
+        self._last_merged = 1  # requests in the last call dispatched: more than one means they contend
 
     async def predict(
         self,
@@ -183,7 +183,7 @@ class Predictions:
             batch = None
         if batch is None:
             batch = self._open[key] = _Batch(loaded, signature_name)
-            if self._in_flight == 0 and self._last_rows == 1:
+            if self._in_flight == 0 and self._last_merged == 1:
                 batch.due = True  # an idle server with light traffic holds no request back
             else:
                 loop.call_later(self.settings.batch_timeout_micros / 1e6, self._window_passed, key, batch)
@@ -204,7 +204,7 @@ class Predictions:
 
     def _dispatch(self, key: tuple) -> None:
         batch = self._open.pop(key)
-        self._last_rows = batch.rows
+        self._last_merged = len(batch.items)
         self._started()
         work = asyncio.get_running_loop().run_in_executor(
             self.pool, self._run_batch, batch.loaded, batch.signature_name, batch.items
