@@ -16,6 +16,7 @@ import pytest
 from components.conversion import parsing
 from components.conversion.config import ConversionConfig
 from components.data_validation.config import ValidationConfig
+from components.infra_validation.config import InfraValidationConfig
 from components.training.config import ModelConfig, TrainingConfig
 from pipeline import runs
 from pipeline.configs import PipelineConfig
@@ -149,9 +150,12 @@ SETTINGS = PipelineConfig(
     conversion=ConversionConfig(shards=2),
     validation=ValidationConfig(schema="demo"),
     training=dataclasses.replace(SMALL, bucket_by_length=False),
+    # Every length up to 24 points in the warm-up file: the mechanism, without 200 first calls per server load.
+    infra_validation=InfraValidationConfig(infra_warmup_points=24),
 )
 # The same settings as `quickdraw run` flags.
 SETTINGS_FLAGS = [
     "--train-steps", "80", "--eval-steps", "4", "--shards", "2", "--batch-size", "32", "--lstm-units", "16",
     "--lstm-layers", "1", "--learning-rate", "0.005", "--dropout", "0.1", "--schema", "demo", "--no-bucket-by-length",
+    "--infra-warmup-points", "24",
 ]  # fmt: skip

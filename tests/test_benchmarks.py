@@ -51,7 +51,7 @@ def test_the_serving_benchmark_smoke_run(demo, real_dir, tmp_path):
     and the first request after a load with and without the warm-up file."""
     run = subprocess.run(
         [sys.executable, os.path.join(REPO, "benchmarks", "bench_serve.py"), "--model", demo["serving"],
-         "--clients", "1,4", "--requests", "12", "--reps", "1", "--json", str(tmp_path / "serve.json")],
+         "--clients", "1,4", "--requests", "12", "--reps", "1", "--pause-s", "0.02", "--json", str(tmp_path / "serve.json")],
         capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"),
         timeout=600,
     )  # fmt: skip

@@ -38,14 +38,14 @@ def test_every_declared_setting_has_a_flag_that_reaches_it():
         "--augment-rotation", "5", "--augment-scale", "0.1", "--augment-shear", "0.05", "--augment-drop-points", "0.2",
         "--augment-drop-strokes", "0.3", "--schema", "my.pbtxt", "--skew-threshold", "0.2", "--drift-threshold", "0.3",
         "--drift-baseline", "gs://b/stats", "--proceed-on-anomalies",
-        "--infra-drawings", "3", "--infra-load-timeout-s", "9", "--infra-request-timeout-s", "4", "--bulk-infer",
+        "--infra-drawings", "3", "--infra-warmup-points", "50", "--infra-load-timeout-s", "9", "--infra-request-timeout-s", "4", "--bulk-infer",
     )  # fmt: skip
     assert (settings.train_steps, settings.eval_steps, settings.accuracy_threshold) == (7, 5, 0.3)
     assert settings.bulk_infer
     assert settings.max_accuracy_drop == 0.1
     assert settings.conversion == ConversionConfig(0.2, 3, "pepper", 3, 2, True, 600)
     assert settings.validation == ValidationConfig("my.pbtxt", 0.2, 0.3, "gs://b/stats", True)
-    assert settings.infra_validation == InfraValidationConfig(3, 9.0, 4.0)
+    assert settings.infra_validation == InfraValidationConfig(3, 50, 9.0, 4.0)
     assert settings.training == TrainingConfig(
         batch_size=5,
         shuffle_buffer=0,

@@ -23,6 +23,7 @@ from pipeline.configs import PipelineConfig
 from pipeline.tools import schemas
 from pipeline.tools.classes import OFFICIAL_CLASSES
 from tests.support import GATED_COMPONENTS
+from tests.support import SETTINGS as SUITE_SETTINGS
 
 # --------------------------------------------------------------------------- the checked-in schemas
 
@@ -145,6 +146,7 @@ SETTINGS = PipelineConfig(
     conversion=ConversionConfig(shards=1),
     validation=ValidationConfig(schema="demo"),
     training=TrainingConfig(batch_size=16, tflite="none", model=ModelConfig(lstm_units=8, lstm_layers=1)),
+    infra_validation=SUITE_SETTINGS.infra_validation,
 )
 
 

@@ -319,6 +319,10 @@ def test_the_infra_validator_served_the_model_and_the_push_carries_tf_serving_wa
             **{name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()}
         )
         assert outputs[signatures.TOP_K_LABELS].shape[0] >= 1
+    # then predict_strokes on every length up to the setting: kernels are set up once per input shape
+    wanted = SETTINGS.infra_validation.infra_warmup_points
+    lengths = [len(tf.make_ndarray(r.inputs["x"])) for r in requests[-(wanted - 1) :]]
+    assert lengths == list(range(2, wanted + 1))
     trained = os.path.join(result.nodes["Trainer"].uri("model"), "Format-Serving", "saved_model.pb")
     with open(trained, "rb") as a, open(os.path.join(result.pushed_to, "saved_model.pb"), "rb") as b:
         assert a.read() == b.read()
@@ -393,6 +397,7 @@ def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
         accuracy_threshold=0.0,
         conversion=ConversionConfig(eval_fraction=0.2, max_points=600),
         training=dataclasses.replace(SMALL, tflite="none"),  # the TFLite export is tested on the demo run
+        infra_validation=SETTINGS.infra_validation,
     )
     result, _ = local_run.run(
         input_pattern=str(corpus),

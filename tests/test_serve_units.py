@@ -379,3 +379,71 @@ def test_the_warmup_file_is_tf_servings_format_and_reads_back(tmp_path):
     warmup.write(str(tmp_path), requests)
     assert open(path, "rb").read() == first  # canonical bytes
     assert warmup.read(str(tmp_path / "none")) == []
+
+
+def test_the_shape_warmup_runs_every_length_as_prefixes_of_eval_drawings():
+    """TensorFlow sets its CPU kernels up once per input shape: the warm-up file runs `predict_strokes` on
+    every length from 2 points up to the setting (eval drawings end to end, the longest first), never
+    above what the model accepts."""
+    from components.infra_validation import executor
+    from pipeline import predict
+
+    strokes = [
+        [[[0, 9, 20], [0, 5, 0]]],  # 3 points
+        [[[0, 10, 20, 30], [0, 5, 0, 5]], [[3, 4], [9, 9]], [[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]]],  # 12
+        [[[5, 6, 7, 8, 9], [1, 1, 2, 2, 3]]],  # 5
+    ]
+    examples = predict.serialized_examples(
+        [predict.Drawing("t", i, None, None, s) for i, s in enumerate(strokes)]
+    )
+    longest = executor.strokes_of(examples[1])
+    requests = executor.shape_warmup(examples, 10, 1000)
+    assert [len(inputs["x"]) for _, inputs in requests] == list(range(2, 11))
+    for signature_name, inputs in requests:
+        points = len(inputs["x"])
+        assert signature_name == "predict_strokes" and inputs["stroke_lengths"].dtype == np.int32
+        assert inputs["stroke_lengths"].sum() == points and (inputs["stroke_lengths"] > 0).all()
+        np.testing.assert_array_equal(inputs["x"], longest["x"][:points])
+        np.testing.assert_array_equal(inputs["y"], longest["y"][:points])
+    assert requests[4][1]["stroke_lengths"].tolist() == [4, 2]  # 6 points: the first stroke, 2 of the second
+    end_to_end = executor.shape_warmup(examples, 50, 1000)
+    assert [len(inputs["x"]) for _, inputs in end_to_end] == list(range(2, 21))  # 12 + 5 + 3 points
+    last = end_to_end[-1][1]
+    assert last["stroke_lengths"].tolist() == [
+        4,
+        2,
+        6,
+        5,
+        3,
+    ]  # the longest drawing's strokes, then the others
+    np.testing.assert_array_equal(last["x"][12:17], executor.strokes_of(examples[2])["x"])
+    assert len(executor.shape_warmup(examples, 50, 8)) == 7  # 2..8: never above the model's limit
+    assert executor.shape_warmup(examples, 0, 1000) == [] and executor.shape_warmup([], 10, 1000) == []
+
+
+def test_the_warmup_runs_whole_in_the_loading_thread_and_each_signatures_first_request_on_every_model_thread():
+    """Per-shape set-up is shared by the threads; a signature's first call on a thread is not."""
+    import threading
+
+    from pipeline.serve.metrics import ServingMetrics
+    from pipeline.serve.predictions import Predictions
+
+    calls: list[tuple[str, str, float]] = []
+
+    def signature(name):
+        def call(**inputs):
+            calls.append((threading.current_thread().name, name, float(inputs["x"].numpy()[0])))
+            return {}
+
+        return call
+
+    predictions = Predictions(ServeConfig(workers=2), ServingMetrics("quickdraw"))
+    requests = [("a", {"x": np.array([float(i)])}) for i in range(5)] + [("b", {"x": np.array([9.0])})]
+    predictions.replay({"a": signature("a"), "b": signature("b")}, requests)
+    here = [(name, x) for thread, name, x in calls if thread == threading.current_thread().name]
+    assert here == [("a", 0.0), ("a", 1.0), ("a", 2.0), ("a", 3.0), ("a", 4.0), ("b", 9.0)]
+    model_threads = {thread for thread, _, _ in calls if thread.startswith("predict")}
+    assert len(model_threads) == 2
+    for thread in model_threads:
+        assert sorted((name, x) for t, name, x in calls if t == thread) == [("a", 0.0), ("b", 9.0)]
+    predictions.shutdown()

@@ -20,6 +20,7 @@ from components.infra_validation.config import InfraValidationConfig
 class InfraValidatorSpec(types.ComponentSpec):
     PARAMETERS = {
         executor.DRAWINGS: ExecutionParameter(type=int),
+        executor.WARMUP_POINTS: ExecutionParameter(type=int),
         executor.LOAD_TIMEOUT: ExecutionParameter(type=float),
         executor.REQUEST_TIMEOUT: ExecutionParameter(type=float),
         executor.CODE_FINGERPRINT: ExecutionParameter(type=str, optional=True),  # cache key only
@@ -48,6 +49,7 @@ class InfraValidator(base_component.BaseComponent):
             model=model,
             examples=examples,
             infra_drawings=config.infra_drawings,
+            infra_warmup_points=config.infra_warmup_points,
             infra_load_timeout_s=config.infra_load_timeout_s,
             infra_request_timeout_s=config.infra_request_timeout_s,
             code_fingerprint=code_fingerprint,

@@ -19,6 +19,13 @@ class InfraValidationConfig:
         "eval drawings sent to the candidate's server (and written as its warm-up requests)",
         between(1, 64),
     )
+    infra_warmup_points: int = setting(
+        200,
+        "predict_strokes warm-up requests for every drawing length from 2 points to this many (prefixes of"
+        " the eval drawings): TensorFlow sets its CPU kernels up once per input shape, so a length the"
+        " server has not run costs its first request more; 0 for none",
+        between(0, 900),
+    )
     infra_load_timeout_s: float = setting(
         180.0, "seconds the candidate's server may take to start and load the model", at_least(1.0)
     )

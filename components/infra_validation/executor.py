@@ -7,7 +7,8 @@ meets here is ``quickdraw serve``, so that is the server the candidate must pass
 steps, each bounded:
 
 1. the candidate is copied to ``<blessing>/stamped_model`` with TF Serving's warm-up file
-   (``warmup``): the first ``infra_drawings`` eval drawings, for each serving signature;
+   (``warmup``): the first ``infra_drawings`` eval drawings, for each serving signature, then
+   ``predict_strokes`` on every length from 2 to ``infra_warmup_points`` points (``shape_warmup``);
 2. ``python -m pipeline.cli serve`` serves that copy as version 1 on a free loopback port
    (gRPC off), and must report it ``AVAILABLE`` within ``infra_load_timeout_s`` (it replays
    the warm-up file while loading, so a warm-up request that fails fails the load);
@@ -50,6 +51,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from components import features as F
+from components.conversion import manifest
 from components.conversion.ink import points_of_ink
 from components.errors import refusal_reason
 from components.infra_validation import warmup
@@ -58,6 +60,8 @@ MODEL_KEY = "model"
 EXAMPLES_KEY = "examples"
 BLESSING_KEY = "blessing"
 DRAWINGS = "infra_drawings"
+WARMUP_POINTS = "infra_warmup_points"
+SCANNED_FOR_WARMUP = 1000  # eval drawings whose points give the shape warm-up's prefixes
 LOAD_TIMEOUT = "infra_load_timeout_s"
 REQUEST_TIMEOUT = "infra_request_timeout_s"
 CODE_FINGERPRINT = "code_fingerprint"
@@ -115,6 +119,32 @@ def requests_for(examples: list[bytes], signature_names: set[str]) -> list[tuple
                 "drawing_strokes": np.array([len(s["stroke_lengths"]) for s in strokes], np.int32),
             },
         ))  # fmt: skip
+    return out
+
+
+def shape_warmup(
+    examples: list[bytes], most_points: int, max_points: int
+) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """``predict_strokes`` requests of 2, 3, … ``most_points`` points (never above ``max_points``, the
+    largest drawing the model accepts), shortest first: prefixes of ``examples``' drawings laid end to end,
+    the longest first.
+
+    Why: TensorFlow's oneDNN kernels are set up once per input shape, per process; a drawing of a length
+    the server has not run yet costs ~1.3 ms more (BENCHMARKS.md, serving). The first requests after a
+    load would otherwise pay it for most lengths; a warm-up file that runs every length pays it before
+    the version serves. Batched calls (several drawings padded to the longest) have too many shapes to
+    cover this way."""
+    drawings = sorted((strokes_of(e) for e in examples), key=lambda s: -len(s["x"]))
+    x, y, lengths = (
+        np.concatenate([d[key] for d in drawings]) if drawings else np.zeros(0)
+        for key in ("x", "y", "stroke_lengths")
+    )
+    ends = np.cumsum(lengths)
+    out = []
+    for points in range(2, min(most_points, max_points, len(x)) + 1):
+        strokes = int(np.searchsorted(ends, points))  # the stroke that holds the prefix's last point
+        prefix = np.append(lengths[:strokes], points - (ends[strokes - 1] if strokes else 0)).astype(np.int32)
+        out.append(("predict_strokes", {"x": x[:points], "y": y[:points], "stroke_lengths": prefix}))
     return out
 
 
@@ -298,12 +328,19 @@ class Executor(base_executor.BaseExecutor):
         candidate = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
         stamped = path_utils.stamped_model_path(blessing.uri)
         try:
-            drawings = eval_examples(
-                artifact_utils.get_split_uri([examples], "eval"), int(exec_properties[DRAWINGS])
+            count = int(exec_properties[DRAWINGS])
+            scanned = eval_examples(
+                artifact_utils.get_split_uri([examples], "eval"), max(count, SCANNED_FOR_WARMUP)
             )
+            drawings = scanned[:count]
             io_utils.copy_dir(candidate, stamped)
             names = _signature_names(candidate)
-            warmup.write(stamped, [r for r in requests_for(drawings, names) if r[0] in SERVING_SIGNATURES])
+            requests = [r for r in requests_for(drawings, names) if r[0] in SERVING_SIGNATURES]
+            if "predict_strokes" in names:
+                requests += shape_warmup(
+                    scanned, int(exec_properties.get(WARMUP_POINTS) or 0), _max_points(examples.uri, scanned)
+                )
+            warmup.write(stamped, requests)
             checked = validate(
                 stamped,
                 drawings,
@@ -318,6 +355,15 @@ class Executor(base_executor.BaseExecutor):
             return
         _mark(blessing, blessed=True, reason="")
         logging.info("InfraValidator: %d requests answered as in-process; warm-up written", checked)
+
+
+def _max_points(examples_uri: str, scanned: list[bytes]) -> int:
+    """The largest drawing the model accepts: the conversion's limit, from its manifest beside the splits (as
+    the Trainer reads it); without one (Examples from elsewhere), the longest of the scanned drawings."""
+    written = manifest.read_manifest(examples_uri)
+    if written is not None:
+        return int(written["config"]["max_points"])
+    return max((len(strokes_of(e)["x"]) for e in scanned), default=0)
 
 
 def _signature_names(model_dir: str) -> set[str]:

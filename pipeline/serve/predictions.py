@@ -261,14 +261,20 @@ class Predictions:
 
     def replay(self, signatures: Any, requests: list) -> None:
         """Warm-up requests in the loading thread (the expensive first calls, while the model threads go on
-        serving the previous version), then once more on every model thread, where a signature's first call
-        still costs more than the next (a few milliseconds each). The first failure is raised."""
+        serving the previous version), then the first request of each signature once more on every model
+        thread, where a signature's first call still costs more than the next (a few milliseconds each).
+        What is set up per input shape (the warm-up file's many lengths) is shared by the threads, so it
+        runs once. The first failure is raised."""
         replay_here(signatures, requests)
+        firsts: dict[str, dict] = {}
+        for name, inputs in requests:
+            firsts.setdefault(name, inputs)
+        per_thread = list(firsts.items())
         barrier = threading.Barrier(self.settings.workers)
 
         def replay_on_this_thread() -> None:
             barrier.wait(60)  # one run per thread: no thread takes two while another takes none
-            replay_here(signatures, requests)
+            replay_here(signatures, per_thread)
 
         for done in [self.pool.submit(replay_on_this_thread) for _ in range(self.settings.workers)]:
             done.result()
