@@ -118,23 +118,35 @@ def _kill_when(process: subprocess.Popen, marker: bytes, delay: float = 0.0, tim
     raise AssertionError(f"{marker!r} never appeared:\n{seen.decode()[-3000:]}")
 
 
-def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_rerun(tmp_path):
-    """Killed three times (ExampleGen, Transform, Trainer), each rerun goes further; the last one completes,
-    reuses every component that had finished, and pushes only the model it trained itself."""
+def test_a_pipeline_killed_in_example_gen_transform_and_after_a_training_checkpoint_completes_on_rerun(
+    tmp_path,
+):
+    """Killed three times (ExampleGen, Transform, the Trainer once it has written a checkpoint), each rerun
+    goes further; the last one completes: it reuses every component that had finished, resumes training
+    from the checkpoint (the steps before and after the kill add up to the setting), pushes only the model
+    it trained itself, one version, and removes the checkpoints. That a run with another setting starts at
+    step 0 and leaves these checkpoints alone is held, through the Trainer's own start, by
+    `test_a_trainer_with_another_setting_starts_at_step_0_and_leaves_the_interrupted_runs_checkpoints`."""
     from pipeline.runs import find_run
     from pipeline.tools import demo_data
 
     corpus, root, serving = tmp_path / "ndjson", tmp_path / "root", tmp_path / "serving"
     demo_data.write_corpus(str(corpus), **TINY_CORPUS)
-    _kill_when(_run_pipeline(corpus, root, serving), b"Component QuickDrawExampleGen is running", delay=1.0)
-    said = _kill_when(_run_pipeline(corpus, root, serving), b"Component Transform is running", delay=3.0)
+    # Later flags win over SETTINGS_FLAGS; any model above the threshold is pushed, whatever the baseline.
+    flags = ("--train-steps", "100", "--checkpoint-steps", "20", "--max-accuracy-drop", "1")
+    started = _run_pipeline(corpus, root, serving, *flags)
+    _kill_when(started, b"Component QuickDrawExampleGen is running", delay=1.0)
+    said = _kill_when(
+        _run_pipeline(corpus, root, serving, *flags), b"Component Transform is running", delay=3.0
+    )
     assert b"Component DataGate is finished" in said
-    said = _kill_when(_run_pipeline(corpus, root, serving), b"Training: step")
+    said = _kill_when(_run_pipeline(corpus, root, serving, *flags), b"Training: checkpoint at step")
     assert b"Component Transform is finished" in said
     assert not serving.exists() or not os.listdir(serving), "nothing may be pushed by a killed run"
     killed_models = {str(p) for p in (root / "Trainer" / "model").iterdir()}
+    (checkpoint_dir,) = (root / "checkpoints").iterdir()
 
-    rerun = _run_pipeline(corpus, root, serving)
+    rerun = _run_pipeline(corpus, root, serving, *flags)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err.decode()[-3000:]
     assert b"Model blessed; pushed to" in out
@@ -148,6 +160,12 @@ def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_re
     ):
         assert nodes[finished_before].cached, f"{finished_before} should come from the cache"
     assert not nodes["Trainer"].cached
+    match = re.search(rb"resuming from step (\d+)", err)
+    assert match and int(match.group(1)) >= 20, err.decode()[-3000:]
+    summary = _summary(nodes)
+    assert summary["resumed_from_step"] == int(match.group(1))
+    assert summary["optimizer_iterations"] == 100, "the steps before and after the kill add up to the setting"
+    assert not checkpoint_dir.exists(), "checkpoints are removed once the model is saved"
     model_uri = nodes["Trainer"].uri("model")
     assert model_uri not in killed_models, "the killed Trainer's half-written output was reused"
     (version,) = os.listdir(serving)
@@ -159,32 +177,3 @@ def test_a_pipeline_killed_in_example_gen_transform_and_training_completes_on_re
 def _summary(nodes) -> dict:
     with open(os.path.join(nodes["Trainer"].uri("model_run"), "training_summary.json")) as f:
         return json.load(f)
-
-
-def test_a_trainer_killed_after_a_checkpoint_resumes_from_it_and_not_from_a_stale_one(tmp_path):
-    """SIGKILL once a checkpoint is written; the same command resumes from the checkpoint, trains the
-    configured steps in total, pushes one model and removes the checkpoints. That a run with another setting
-    starts at step 0 and leaves these checkpoints alone is held, through the Trainer's own start, by
-    `test_a_trainer_with_another_setting_starts_at_step_0_and_leaves_the_interrupted_runs_checkpoints`."""
-    from pipeline.runs import find_run
-    from pipeline.tools import demo_data
-
-    corpus, root, serving = tmp_path / "ndjson", tmp_path / "root", tmp_path / "serving"
-    demo_data.write_corpus(str(corpus), **TINY_CORPUS)
-    # Later flags win over SETTINGS_FLAGS; any model above the threshold is pushed, whatever the baseline.
-    flags = ("--train-steps", "100", "--checkpoint-steps", "20", "--max-accuracy-drop", "1")
-    _kill_when(_run_pipeline(corpus, root, serving, *flags), b"Training: checkpoint at step")
-    assert not serving.exists() or not os.listdir(serving)
-    (checkpoint_dir,) = (root / "checkpoints").iterdir()
-
-    rerun = _run_pipeline(corpus, root, serving, *flags)
-    out, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, err.decode()[-3000:]
-    match = re.search(rb"resuming from step (\d+)", err)
-    assert match and int(match.group(1)) >= 20, err.decode()[-3000:]
-    nodes = find_run(str(root), "quickdraw").nodes
-    summary = _summary(nodes)
-    assert summary["resumed_from_step"] == int(match.group(1))
-    assert summary["optimizer_iterations"] == 100, "the steps before and after the kill add up to the setting"
-    assert b"Model blessed; pushed to" in out and len(os.listdir(serving)) == 1
-    assert not checkpoint_dir.exists(), "checkpoints are removed once the model is saved"

@@ -129,7 +129,8 @@ def test_a_trainer_with_another_setting_starts_at_step_0_and_leaves_the_interrup
 ):
     """What a re-run of the Trainer with another setting does, through `start_training` as `run_fn` calls it:
     another checkpoint directory, step 0, and the interrupted run's checkpoints untouched when it finishes.
-    (`test_a_trainer_killed_after_a_checkpoint_resumes_from_it_and_not_from_a_stale_one` kills a real run.)"""
+    (`test_a_pipeline_killed_in_example_gen_transform_and_after_a_training_checkpoint_completes_on_rerun`
+    kills a real run.)"""
     import types
 
     from components.training import trainer
