@@ -396,8 +396,9 @@ def test_the_shape_warmup_runs_every_length_as_prefixes_of_eval_drawings():
     examples = predict.serialized_examples(
         [predict.Drawing("t", i, None, None, s) for i, s in enumerate(strokes)]
     )
-    longest = executor.strokes_of(examples[1])
-    requests = executor.shape_warmup(examples, 10, 1000)
+    drawings = [executor.strokes_of(e) for e in examples]
+    longest = drawings[1]
+    requests = executor.shape_warmup(drawings, 10, 1000)
     assert [len(inputs["x"]) for _, inputs in requests] == list(range(2, 11))
     for signature_name, inputs in requests:
         points = len(inputs["x"])
@@ -406,7 +407,7 @@ def test_the_shape_warmup_runs_every_length_as_prefixes_of_eval_drawings():
         np.testing.assert_array_equal(inputs["x"], longest["x"][:points])
         np.testing.assert_array_equal(inputs["y"], longest["y"][:points])
     assert requests[4][1]["stroke_lengths"].tolist() == [4, 2]  # 6 points: the first stroke, 2 of the second
-    end_to_end = executor.shape_warmup(examples, 50, 1000)
+    end_to_end = executor.shape_warmup(drawings, 50, 1000)
     assert [len(inputs["x"]) for _, inputs in end_to_end] == list(range(2, 21))  # 12 + 5 + 3 points
     last = end_to_end[-1][1]
     assert last["stroke_lengths"].tolist() == [
@@ -416,9 +417,9 @@ def test_the_shape_warmup_runs_every_length_as_prefixes_of_eval_drawings():
         5,
         3,
     ]  # the longest drawing's strokes, then the others
-    np.testing.assert_array_equal(last["x"][12:17], executor.strokes_of(examples[2])["x"])
-    assert len(executor.shape_warmup(examples, 50, 8)) == 7  # 2..8: never above the model's limit
-    assert executor.shape_warmup(examples, 0, 1000) == [] and executor.shape_warmup([], 10, 1000) == []
+    np.testing.assert_array_equal(last["x"][12:17], drawings[2]["x"])
+    assert len(executor.shape_warmup(drawings, 50, 8)) == 7  # 2..8: never above the model's limit
+    assert executor.shape_warmup(drawings, 0, 1000) == [] and executor.shape_warmup([], 10, 1000) == []
 
 
 def test_the_warmup_runs_whole_in_the_loading_thread_and_each_signatures_first_request_on_every_model_thread():

@@ -123,20 +123,20 @@ def requests_for(examples: list[bytes], signature_names: set[str]) -> list[tuple
 
 
 def shape_warmup(
-    examples: list[bytes], most_points: int, max_points: int
+    drawings: list[dict[str, np.ndarray]], most_points: int, max_points: int
 ) -> list[tuple[str, dict[str, np.ndarray]]]:
     """``predict_strokes`` requests of 2, 3, … ``most_points`` points (never above ``max_points``, the
-    largest drawing the model accepts), shortest first: prefixes of ``examples``' drawings laid end to end,
-    the longest first.
+    largest drawing the model accepts), shortest first: prefixes of ``drawings`` (``strokes_of`` eval
+    examples) laid end to end, the longest first.
 
     Why: TensorFlow's oneDNN kernels are set up once per input shape, per process; a drawing of a length
     the server has not run yet costs ~1.3 ms more (BENCHMARKS.md, serving). The first requests after a
     load would otherwise pay it for most lengths; a warm-up file that runs every length pays it before
     the version serves. Batched calls (several drawings padded to the longest) have too many shapes to
     cover this way."""
-    drawings = sorted((strokes_of(e) for e in examples), key=lambda s: -len(s["x"]))
+    longest_first = sorted(drawings, key=lambda s: -len(s["x"]))
     x, y, lengths = (
-        np.concatenate([d[key] for d in drawings]) if drawings else np.zeros(0)
+        np.concatenate([d[key] for d in longest_first]) if longest_first else np.zeros(0)
         for key in ("x", "y", "stroke_lengths")
     )
     ends = np.cumsum(lengths)
@@ -329,17 +329,18 @@ class Executor(base_executor.BaseExecutor):
         stamped = path_utils.stamped_model_path(blessing.uri)
         try:
             count = int(exec_properties[DRAWINGS])
+            warmup_points = int(exec_properties.get(WARMUP_POINTS) or 0)
             scanned = eval_examples(
-                artifact_utils.get_split_uri([examples], "eval"), max(count, SCANNED_FOR_WARMUP)
+                artifact_utils.get_split_uri([examples], "eval"),
+                max(count, SCANNED_FOR_WARMUP if warmup_points else 0),
             )
             drawings = scanned[:count]
             io_utils.copy_dir(candidate, stamped)
             names = _signature_names(candidate)
             requests = [r for r in requests_for(drawings, names) if r[0] in SERVING_SIGNATURES]
-            if "predict_strokes" in names:
-                requests += shape_warmup(
-                    scanned, int(exec_properties.get(WARMUP_POINTS) or 0), _max_points(examples.uri, scanned)
-                )
+            if "predict_strokes" in names and warmup_points:
+                points = [strokes_of(e) for e in scanned]
+                requests += shape_warmup(points, warmup_points, _max_points(examples.uri, points))
             warmup.write(stamped, requests)
             checked = validate(
                 stamped,
@@ -357,13 +358,13 @@ class Executor(base_executor.BaseExecutor):
         logging.info("InfraValidator: %d requests answered as in-process; warm-up written", checked)
 
 
-def _max_points(examples_uri: str, scanned: list[bytes]) -> int:
+def _max_points(examples_uri: str, drawings: list[dict[str, np.ndarray]]) -> int:
     """The largest drawing the model accepts: the conversion's limit, from its manifest beside the splits (as
     the Trainer reads it); without one (Examples from elsewhere), the longest of the scanned drawings."""
     written = manifest.read_manifest(examples_uri)
     if written is not None:
         return int(written["config"]["max_points"])
-    return max((len(strokes_of(e)["x"]) for e in scanned), default=0)
+    return max((len(d["x"]) for d in drawings), default=0)
 
 
 def _signature_names(model_dir: str) -> set[str]:
