@@ -37,7 +37,7 @@ help:
 	@echo "make bench-train    training examples/s, length-bucketed vs padded batches, paired, + accuracy, CPU"
 	@echo "make bench-train-pipeline  accuracy + training speed of the whole pipeline on the real drawings, CPU"
 	@echo "make bench-train-gpu  training throughput of the model, cuDNN vs generic LSTM (needs an NVIDIA GPU)"
-	@echo "make bench-serve      quickdraw serve: requests/s, p50/p99 at 1, 8, 32 clients, batching vs not vs in-process; warm-up"
+	@echo "make bench-serve      quickdraw serve: requests/s, p50/p99 at 1, 8, 32 clients, unbatched vs batching (defaults, tuned) vs in-process; warm-up"
 	@echo "make bench-predict    scoring a 1M-drawing corpus: quickdraw predict --output (Beam RunInference) vs one process"
 	@echo "make bench-quality    top-1/top-3 on real eval splits: the tutorial's training defaults vs ours, 3 seeds"
 	@echo "make bench-demo       the demo's model on the real drawings of its classes (never trained on them)"

@@ -1,26 +1,31 @@
 """`quickdraw serve` under load, with and without batching, vs the SavedModel in-process; warm-up; paired runs.
 
-Two real server processes on 127.0.0.1 serve a pushed model (default: the demo's, ``make
-demo``): today's default settings (one model call per request) and ``--enable-batching``
-(default window and batch size). Clients are threads, each with its own keep-alive
-connection, sending ``predict_strokes`` requests built from the real drawings
+Four real server processes on 127.0.0.1 serve a pushed model (default: the demo's, ``make
+demo``): the default settings (one model call per request); the same with one intra-op
+thread per call (``--intra-op-parallelism 1``, so that the tuned batching server is also
+compared with an unbatched one that has its thread setting); ``--enable-batching`` with
+its defaults; and ``--enable-batching`` with ``--tuned`` (batch size, window and threads
+set for 32 clients on a small machine, as TF Serving's guide has its batching parameters
+tuned to the workload). Clients are threads, each with its own keep-alive connection,
+sending ``predict_strokes`` requests built from the real drawings
 (../shared/data/quickdraw) at 1, 8 and 32 concurrent clients, each level bounded to
 ``--requests`` requests and ``--seconds`` seconds. The ceiling is the same drawings through
 the same signature called in this process by as many threads. Each of ``--reps`` rounds
-measures the three at every level, rotating which goes first; the tables give the median
-over the rounds, the min–max spread, and the batching server's requests/s over the
-unbatched one's, paired per round.
+measures them all at every level, rotating which goes first; the tables give the median
+over the rounds, the min–max spread, and each batching server's requests/s over the
+unbatched ones', paired per round.
 
 Warm-up: a server is started on a copy of the model with its warm-up file
-(``assets.extra/tf_serving_warmup_requests``) and on one without it; the first request
-after the version is available is timed against the median of the next 30, which carry
-other real drawings as live traffic does (per rep), each sent ``--pause-s`` after the
-previous answer as the first is after the load: a machine that has idled a fraction of a
-second answers its next request several times slower than one kept busy, so a first request
-compared with back-to-back ones measures the idling, not the warm-up. The back-to-back
-median and the first drawing sent 10 more times are kept beside it (a drawing whose point
-count the process has already run is faster: TensorFlow's oneDNN kernels are set up once
-per input shape).
+(``assets.extra/tf_serving_warmup_requests``) and one on a copy without it (they load
+together and are measured one after the other); the first request after the version is
+available is timed against the median of the next 30, which carry other real drawings as
+live traffic does (per rep), each sent ``--pause-s`` after the previous answer as the
+first is after the load: a machine that has idled a fraction of a second answers its next
+request several times slower than one kept busy, so a first request compared with
+back-to-back ones measures the idling, not the warm-up. The back-to-back median and the
+first drawing sent 10 more times are kept beside it (a drawing whose point count the
+process has already run is faster: TensorFlow's oneDNN kernels are set up once per input
+shape).
 
 ``serving_default`` in-process at batch 1, 8 and 32 (drawings/s) shows what batching can
 gain on the model alone.
@@ -52,6 +57,16 @@ from harness import (  # also puts the project on sys.path
     write_json,
 )
 
+# 32 closed-loop clients on 2 cores: two batches of 16 in flight, one on each model thread, while the event loop
+# answers one and reads the next; a window long enough for a batch to fill; one TensorFlow thread per call.
+TUNED = "--max-batch-size 16 --batch-timeout-micros 10000 --intra-op-parallelism 1"
+RATIOS = (
+    ("http_batching", "http"),
+    ("http_batching_tuned", "http"),
+    ("http_batching_tuned", "http_one_thread"),
+    ("http_one_thread", "http"),
+)
+
 
 def drawings(data: str, count: int) -> list[list]:
     out = []
@@ -64,15 +79,20 @@ def drawings(data: str, count: int) -> list[list]:
     return out[:count]
 
 
-def start_server(model: str, *flags: str) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--model", model, "--port", "0", "--grpc-port", "-1", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
-    )  # fmt: skip
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()
-    first = lines.get(timeout=300)
-    return process, int(first.rsplit(":", 1)[1].strip("/\n"))
+def start_servers(runs: list[tuple[str, list[str]]]) -> list[tuple[subprocess.Popen, int]]:
+    """A server for each (model, flags), all started together; (process, port) of each once it listens."""
+    started = []
+    for model, flags in runs:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "serve", "--model", model, "--port", "0", "--grpc-port", "-1", *flags],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+        )  # fmt: skip
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda p=process, q=lines: [q.put(x) for x in p.stdout], daemon=True).start()
+        started.append((process, lines))
+    return [
+        (process, int(lines.get(timeout=300).rsplit(":", 1)[1].strip("/\n"))) for process, lines in started
+    ]
 
 
 def load(clients: int, requests: int, seconds: float, send) -> dict:
@@ -133,34 +153,40 @@ def warmup_effect(model: str, bodies: list[str], reps: int, pause_s: float) -> d
             shutil.copytree(source, copy)
             if name == "without":
                 shutil.rmtree(os.path.join(copy, "assets.extra"), ignore_errors=True)
-        for name, copy in copies.items():
-            if name != "without" and not os.path.exists(
-                os.path.join(copy, "assets.extra", "tf_serving_warmup_requests")
-            ):
-                print(f"{model} has no warm-up file (pushed before the InfraValidator?)", file=sys.stderr)
-            results = []
-            for _ in range(reps):
-                process, port = start_server(os.path.dirname(copy))
-                try:
-                    wait_available(port)
-                    paced = [timed_request(port, body, pause_s) for body in bodies[:31]]
-                    back_to_back = [timed_request(port, body, 0.0) for body in bodies[31:61]]
-                    again = [timed_request(port, bodies[0], 0.0) for _ in range(10)]
-                finally:
+        if not os.path.exists(
+            os.path.join(copies["with warm-up file"], "assets.extra", "tf_serving_warmup_requests")
+        ):
+            print(f"{model} has no warm-up file (pushed before the InfraValidator?)", file=sys.stderr)
+        results: dict[str, list[dict]] = {name: [] for name in copies}
+        for _ in range(reps):  # both servers load together; each is measured alone, the other idle
+            servers = start_servers([(os.path.dirname(copy), []) for copy in copies.values()])
+            try:
+                for name, (_, port) in zip(copies, servers):
+                    results[name].append(first_request(port, bodies, pause_s))
+            finally:
+                for process, _ in servers:
                     process.terminate()
                     process.wait(20)
-                first, paced_median = paced[0], statistics.median(paced[1:])
-                results.append(
-                    {
-                        "first_ms": 1000 * first,
-                        "paced_median_ms": 1000 * paced_median,
-                        "ratio": first / paced_median,
-                        "back_to_back_median_ms": 1000 * statistics.median(back_to_back),
-                        "same_drawing_again_ms": 1000 * statistics.median(again),
-                    }
-                )
-            out[name] = {k: median_range([r[k] for r in results]) for k in results[0]}
+        for name, rounds in results.items():
+            out[name] = {k: median_range([r[k] for r in rounds]) for k in rounds[0]}
     return out
+
+
+def first_request(port: int, bodies: list[str], pause_s: float) -> dict:
+    """Once the server's version is available: the first request and the 30 after it, each ``pause_s`` after
+    the previous answer; 30 back to back; the first drawing 10 more times."""
+    wait_available(port)
+    paced = [timed_request(port, body, pause_s) for body in bodies[:31]]
+    back_to_back = [timed_request(port, body, 0.0) for body in bodies[31:61]]
+    again = [timed_request(port, bodies[0], 0.0) for _ in range(10)]
+    first, paced_median = paced[0], statistics.median(paced[1:])
+    return {
+        "first_ms": 1000 * first,
+        "paced_median_ms": 1000 * paced_median,
+        "ratio": first / paced_median,
+        "back_to_back_median_ms": 1000 * statistics.median(back_to_back),
+        "same_drawing_again_ms": 1000 * statistics.median(again),
+    }
 
 
 def timed_request(port: int, body: str, pause_s: float) -> float:
@@ -202,6 +228,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="time bound per level and round")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--pause-s", type=float, default=0.25, help="between the warm-up measure's requests")
+    parser.add_argument(
+        "--servers",
+        default="http,http_one_thread,http_batching,http_batching_tuned",
+        help="which of the four servers to measure",
+    )
+    parser.add_argument(
+        "--tuned", default=TUNED, help="the tuned batching server's flags (besides --enable-batching)"
+    )
     parser.add_argument("--json")
     args = parser.parse_args()
     if missing(args.data):
@@ -226,10 +260,14 @@ def main() -> int:
     ]
     loaded = tf.saved_model.load(predict.resolve_model_dir(args.model))
     strokes = loaded.signatures["predict_strokes"]
-    servers = {
-        "http": start_server(args.model),
-        "http_batching": start_server(args.model, "--enable-batching"),
+    flags = {
+        "http": [],
+        "http_one_thread": ["--intra-op-parallelism", "1"],
+        "http_batching": ["--enable-batching"],
+        "http_batching_tuned": ["--enable-batching", *args.tuned.split()],
     }
+    chosen = args.servers.split(",")
+    servers = dict(zip(chosen, start_servers([(args.model, flags[mode]) for mode in chosen])))
 
     def over_http(mode: str):
         port = servers[mode][1]
@@ -248,11 +286,7 @@ def main() -> int:
     def in_process(state: dict, i: int) -> None:
         strokes(**tensors[i % len(tensors)])["top_k_scores"].numpy()
 
-    senders = {
-        "http": over_http("http"),
-        "http_batching": over_http("http_batching"),
-        "in_process": in_process,
-    }
+    senders = {**{mode: over_http(mode) for mode in servers}, "in_process": in_process}
     levels = [int(c) for c in args.clients.split(",")]
     modes = list(senders)
     rounds: dict = {mode: {c: [] for c in levels} for mode in modes}
@@ -298,21 +332,33 @@ def main() -> int:
             for mode, per in rounds.items()
         },
         "serving_default_drawings_per_s": {size: summary([{"v": v} for v in vs], "v") for size, vs in batching.items()},
-        "batching_over_unbatched": {
-            c: summary([{"v": a["per_s"] / b["per_s"]} for a, b in zip(rounds["http_batching"][c], rounds["http"][c])], "v")
-            for c in levels
+        "tuned": args.tuned,
+        "over_unbatched": {
+            f"{batched} / {unbatched}": {
+                c: summary([{"v": a["per_s"] / b["per_s"]} for a, b in zip(rounds[batched][c], rounds[unbatched][c])], "v")
+                for c in levels
+            }
+            for batched, unbatched in RATIOS
+            if batched in rounds and unbatched in rounds
         },
         "first_request_over_median": first_request, "pause_s": args.pause_s,
     }  # fmt: skip
     print(json.dumps(report, indent=2))
-    print("\n| clients | server | requests/s | p50 / p99 ms | batching / unbatched (paired) |")
+    print(f"\n--tuned: {args.tuned}")
+    print(
+        "\n| clients | server | requests/s | p50 / p99 ms | over http (paired) | over http_one_thread (paired) |"
+    )
     for c in levels:
         for mode in modes:
             r = report["levels"][mode][c]
-            ratio = report["batching_over_unbatched"][c] if mode == "http_batching" else None
-            shown = f"{ratio['median']:.2f}× [{ratio['min']:.2f}, {ratio['max']:.2f}]" if ratio else ""
+            shown = []
+            for unbatched in ("http", "http_one_thread"):
+                ratio = report["over_unbatched"].get(f"{mode} / {unbatched}", {}).get(c)
+                shown.append(
+                    f"{ratio['median']:.2f}× [{ratio['min']:.2f}, {ratio['max']:.2f}]" if ratio else ""
+                )
             print(f"| {c} | {mode} | {r['per_s']['median']:.0f} [{r['per_s']['min']:.0f}, {r['per_s']['max']:.0f}] | "
-                  f"{r['p50_ms']['median']:.1f} / {r['p99_ms']['median']:.1f} | {shown} |")  # fmt: skip
+                  f"{r['p50_ms']['median']:.1f} / {r['p99_ms']['median']:.1f} | {' | '.join(shown)} |")  # fmt: skip
     print(f"\n| model copy | first request (ms) | median of the next 30, other drawings, each {args.pause_s:g} s apart "
           "(ms) | first / median | back to back (ms) | the first drawing again (ms) |")  # fmt: skip
     for name, r in first_request.items():

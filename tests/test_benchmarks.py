@@ -47,20 +47,20 @@ def test_the_bucketing_benchmark_smoke_run(demo):
 
 
 def test_the_serving_benchmark_smoke_run(demo, real_dir, tmp_path):
-    """`make bench-serve`'s harness, tiny: real servers (batching and not) on the demo model, 2 levels, 1 round,
-    and the first request after a load with and without the warm-up file."""
+    """`make bench-serve`'s harness, tiny: real servers (unbatched, and batching with the tuned flags) on the demo
+    model, 2 levels, 1 round, and the first request after a load with and without the warm-up file."""
     run = subprocess.run(
         [sys.executable, os.path.join(REPO, "benchmarks", "bench_serve.py"), "--model", demo["serving"],
-         "--clients", "1,4", "--requests", "12", "--reps", "1", "--pause-s", "0.02", "--json", str(tmp_path / "serve.json")],
+         "--clients", "1,4", "--requests", "12", "--reps", "1", "--pause-s", "0.02", "--servers", "http,http_batching_tuned", "--json", str(tmp_path / "serve.json")],
         capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"),
         timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "| 4 | http_batching |" in run.stdout and "| serving_default batch |" in run.stdout
+    assert "| 4 | http_batching_tuned |" in run.stdout and "| serving_default batch |" in run.stdout
     assert "| with warm-up file |" in run.stdout and "| without |" in run.stdout
     report = json.loads((tmp_path / "serve.json").read_text())
     assert report["levels"]["http"]["1"]["per_s"]["median"] > 0
-    assert report["batching_over_unbatched"]["4"]["median"] > 0
+    assert report["over_unbatched"]["http_batching_tuned / http"]["4"]["median"] > 0
 
 
 def test_the_quality_benchmark_smoke_run(demo, tmp_path):

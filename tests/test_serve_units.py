@@ -89,6 +89,53 @@ def test_serve_settings_refuse_a_model_name_that_does_not_fit_a_path():
         ServeConfig(model_name="a/b")
     with pytest.raises(ConfigError):
         ServeConfig(port=70000)
+    with pytest.raises(ConfigError):
+        ServeConfig(intra_op_parallelism=-1)
+
+
+def test_the_intra_op_setting_reaches_tensorflow_and_zero_leaves_its_default():
+    """In a fresh process, as `quickdraw serve` sets it before it loads a model (TensorFlow refuses the change
+    once it has run anything)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from pipeline.serve.server import set_intra_op_parallelism as s; s(int(sys.argv[1])); "
+        "import tensorflow as tf; print(tf.config.threading.get_intra_op_parallelism_threads())"
+    )
+    for threads, expected in (("1", "1"), ("0", "0")):
+        run = subprocess.run(
+            [sys.executable, "-c", probe, threads],
+            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.split()[-1] == expected
+
+
+def test_answered_requests_are_not_logged_and_refused_or_failed_ones_are(caplog):
+    """A busy server formats no log record per answer (TF Serving logs none); a 4xx is a warning, a 5xx an
+    error, as in Tornado's own access log."""
+    import types
+
+    from pipeline.serve.server import _log_request
+
+    def handler(status: int):
+        request = types.SimpleNamespace(
+            method="POST",
+            uri="/v1/models/quickdraw:predict",
+            remote_ip="127.0.0.1",
+            request_time=lambda: 0.01,
+        )
+        return types.SimpleNamespace(get_status=lambda: status, request=request)
+
+    with caplog.at_level("INFO", logger="tornado.access"):
+        for status in (200, 400, 503):
+            _log_request(handler(status))
+    assert [(r.levelname, r.getMessage().split()[0]) for r in caplog.records] == [
+        ("WARNING", "400"),
+        ("ERROR", "503"),
+    ]
+    assert "POST /v1/models/quickdraw:predict (127.0.0.1)" in caplog.records[0].getMessage()
 
 
 class FakeLoader:

@@ -30,6 +30,12 @@ class ServeConfig:
     workers: int = setting(
         max(2, os.cpu_count() or 2), "threads that run the model (requests beyond them queue)", at_least(1)
     )
+    intra_op_parallelism: int = setting(
+        0,
+        "threads TensorFlow may use inside one model call (TF Serving's --tensorflow_intra_op_parallelism; "
+        "0: TensorFlow's own choice)",
+        between(0, 1024),
+    )
     max_body_bytes: int = setting(4 * 1024 * 1024, "largest request body accepted", at_least(1024))
     body_timeout_s: float = setting(30.0, "seconds a client may take to send a body", at_least(0.1))
     idle_timeout_s: float = setting(60.0, "seconds an idle keep-alive connection is kept", at_least(0.1))

@@ -34,6 +34,7 @@ import time
 from typing import Any
 
 import tornado.httpserver
+import tornado.log
 import tornado.netutil
 import tornado.web
 
@@ -212,6 +213,7 @@ class ServingApp:
             ],
             default_handler_class=NotFoundHandler,
             default_handler_args=args,
+            log_function=_log_request,
         )
 
     def resolve(self, name: str, version: int | None) -> LoadedVersion:
@@ -259,6 +261,18 @@ class ServingApp:
         return sockets
 
 
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's access log, less its line per answered request: those are DEBUG (TF Serving logs none), so
+    a busy server does not format and filter a record for each; refusals stay warnings, failures errors."""
+    status = handler.get_status()
+    level = logging.DEBUG if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    if tornado.log.access_log.isEnabledFor(level):
+        summary = f"{handler.request.method} {handler.request.uri} ({handler.request.remote_ip})"
+        tornado.log.access_log.log(
+            level, "%d %s %.2fms", status, summary, 1000 * handler.request.request_time()
+        )
+
+
 def _content_security_policy(page: bytes) -> str:
     """Only the page's own inline script and style run (by hash); requests go to this server only."""
     text = page.decode("utf-8")
@@ -275,12 +289,23 @@ def _content_security_policy(page: bytes) -> str:
     )
 
 
+def set_intra_op_parallelism(threads: int) -> None:
+    """TensorFlow's threads per model call, before anything runs (0 leaves TensorFlow's default). Small
+    calls gain nothing from splitting a matrix product over cores; on a small machine serving many clients
+    one thread per call leaves the other cores to the other calls and to the event loop."""
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+
+
 def serve(serving_dir: str, settings: ServeConfig) -> int:
     """Loads the newest version, serves until SIGINT/SIGTERM. Prints the address when ready."""
     if not os.path.isdir(serving_dir):
         from pipeline.predict import ModelNotFound
 
         raise ModelNotFound(f"no serving directory at {serving_dir}")
+    set_intra_op_parallelism(settings.intra_op_parallelism)
     app = ServingApp(serving_dir, settings)
     app.versions.poll_once()
     current = app.versions.current()
