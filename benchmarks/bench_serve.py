@@ -238,6 +238,16 @@ def main() -> int:
     )
     parser.add_argument("--json")
     args = parser.parse_args()
+    flags = {
+        "http": [],
+        "http_one_thread": ["--intra-op-parallelism", "1"],
+        "http_batching": ["--enable-batching"],
+        "http_batching_tuned": ["--enable-batching", *args.tuned.split()],
+    }
+    chosen = args.servers.split(",")
+    unknown = sorted(set(chosen) - set(flags))
+    if unknown:
+        parser.error(f"--servers: unknown {', '.join(unknown)} (choose from {', '.join(flags)})")
     if missing(args.data):
         return 0
     if no_model(args.model):
@@ -260,13 +270,6 @@ def main() -> int:
     ]
     loaded = tf.saved_model.load(predict.resolve_model_dir(args.model))
     strokes = loaded.signatures["predict_strokes"]
-    flags = {
-        "http": [],
-        "http_one_thread": ["--intra-op-parallelism", "1"],
-        "http_batching": ["--enable-batching"],
-        "http_batching_tuned": ["--enable-batching", *args.tuned.split()],
-    }
-    chosen = args.servers.split(",")
     servers = dict(zip(chosen, start_servers([(args.model, flags[mode]) for mode in chosen])))
 
     def over_http(mode: str):
