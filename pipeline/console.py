@@ -20,14 +20,22 @@ from components.training.config import PROGRESS_PREFIX
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
+# ``logger.info(..., extra=SHOW_ON_TERMINAL)``: an INFO line of this project's own that a user follows (a server that starts
+# serving a new version), shown on the terminal as the pipeline's progress lines are, not dressed as a warning.
+SHOW_ON_TERMINAL = {"quickdraw_shown": True}
+
+
 class _ProgressFilter(logging.Filter):
-    """Of the INFO lines, only those that say how a run progresses; every warning and error."""
+    """Of the INFO lines, only those that say how a run progresses (and those logged with ``SHOW_ON_TERMINAL``);
+    every warning and error."""
 
     SHOWN = ("Component ", "A cached execution", PROGRESS_PREFIX)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or getattr(record, "quickdraw_shown", False):
+            return True
         message = record.getMessage()
-        return record.levelno >= logging.WARNING or (
+        return (
             record.name == "absl"
             and message.startswith(self.SHOWN)
             and not message.startswith("Component launcher")

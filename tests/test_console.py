@@ -40,11 +40,13 @@ def test_the_terminal_shows_progress_and_warnings_and_the_log_file_everything(
     logging.getLogger("tensorflow").info("graph details nobody reads")
     absl.warning("Not using the in-place Transform because the following features require analyzing")
     logging.getLogger("tensorflow").warning("a real warning")
+    logging.getLogger("pipeline.serve.versions").info("serving version 3", extra=console.SHOW_ON_TERMINAL)
     for handler in added:
         handler.flush()
     shown = capsys.readouterr().err
     assert "Component Trainer is running." in shown and "Training: step 10/80" in shown
     assert "a real warning" in shown
+    assert "INFO serving version 3" in shown  # an outcome the user follows, not dressed as a warning
     for noise in ("Running launcher", "graph details", "in-place Transform"):
         assert noise not in shown, noise
     with open(log, encoding="utf-8") as f:

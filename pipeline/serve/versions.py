@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pipeline import console
+
 logger = logging.getLogger(__name__)
 
 AVAILABLE = "AVAILABLE"  # TF Serving's ManagerState names
@@ -148,11 +150,12 @@ class ModelVersions:
             self._failed = {v: f for v, f in self._failed.items() if v > version}
             self._loading = None
             previous, self._current = self._current, loaded
-        logger.warning(
+        logger.info(
             "serving version %d%s%s",
             version,
             f" (was {previous.version})" if previous is not None else "",
             f" after {loaded.warmup_requests} warm-up requests" if loaded.warmup_requests else "",
+            extra=console.SHOW_ON_TERMINAL,
         )
         self._on_loaded(loaded)
         return True
