@@ -20,9 +20,11 @@ from components.training.config import PROGRESS_PREFIX
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
-# ``logger.info(..., extra=SHOW_ON_TERMINAL)``: an INFO line of this project's own that a user follows (a server that starts
-# serving a new version), shown on the terminal as the pipeline's progress lines are, not dressed as a warning.
-SHOW_ON_TERMINAL = {"quickdraw_shown": True}
+# ``logger.info(..., extra=SHOW_ON_TERMINAL)``: an INFO line of this project's own that a user follows (a
+# server that starts serving a new version), shown on the terminal as the pipeline's progress lines are, not
+# dressed as a warning.
+_SHOWN_ATTRIBUTE = "quickdraw_shown"
+SHOW_ON_TERMINAL = {_SHOWN_ATTRIBUTE: True}
 
 
 class _ProgressFilter(logging.Filter):
@@ -32,7 +34,7 @@ class _ProgressFilter(logging.Filter):
     SHOWN = ("Component ", "A cached execution", PROGRESS_PREFIX)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING or getattr(record, "quickdraw_shown", False):
+        if record.levelno >= logging.WARNING or getattr(record, _SHOWN_ATTRIBUTE, False):
             return True
         message = record.getMessage()
         return (
