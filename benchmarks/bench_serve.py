@@ -4,9 +4,9 @@ Four real server processes on 127.0.0.1 serve a pushed model (default: the demo'
 demo``): the default settings (one model call per request); the same with one intra-op
 thread per call (``--intra-op-parallelism 1``, so that the tuned batching server is also
 compared with an unbatched one that has its thread setting); ``--enable-batching`` with
-its defaults; and ``--enable-batching`` with ``--tuned`` (batch size, window and threads
-set for 32 clients on a small machine, as TF Serving's guide has its batching parameters
-tuned to the workload). Clients are threads, each with its own keep-alive connection,
+its defaults; and ``--enable-batching`` with ``--tuned`` (batch size, window, threads and
+TensorFlow's oneDNN switch set for 32 clients on a small machine, as TF Serving's guide has
+its batching parameters tuned to the workload). Clients are threads, each with its own keep-alive connection,
 sending ``predict_strokes`` requests built from the real drawings
 (../shared/data/quickdraw) at 1, 8 and 32 concurrent clients, each level bounded to
 ``--requests`` requests and ``--seconds`` seconds. The ceiling is the same drawings through
@@ -58,8 +58,10 @@ from harness import (  # also puts the project on sys.path
 )
 
 # 32 closed-loop clients on 2 cores: two batches of 16 in flight, one on each model thread, while the event loop
-# answers one and reads the next; a window long enough for a batch to fill; one TensorFlow thread per call.
-TUNED = "--max-batch-size 16 --batch-timeout-micros 10000 --intra-op-parallelism 1"
+# answers one and reads the next; a window long enough for a batch to fill; one TensorFlow thread per call; and
+# TensorFlow's oneDNN rewrites off (TensorFlow's own switch: batched calls are faster without them here, single
+# drawings slower). NAME=value words are the server's environment, as on a shell's command line.
+TUNED = "TF_ENABLE_ONEDNN_OPTS=0 --max-batch-size 16 --batch-timeout-micros 10000 --intra-op-parallelism 1"
 RATIOS = (
     ("http_batching", "http"),
     ("http_batching_tuned", "http"),
@@ -79,13 +81,26 @@ def drawings(data: str, count: int) -> list[list]:
     return out[:count]
 
 
+def environment_and_flags(words: list[str]) -> tuple[dict[str, str], list[str]]:
+    """A command line's words → (``NAME=value`` settings before the first flag, the rest)."""
+    env: dict[str, str] = {}
+    for i, word in enumerate(words):
+        name, equals, value = word.partition("=")
+        if word.startswith("-") or not equals or not name.isidentifier():
+            return env, words[i:]
+        env[name] = value
+    return env, []
+
+
 def start_servers(runs: list[tuple[str, list[str]]]) -> list[tuple[subprocess.Popen, int]]:
-    """A server for each (model, flags), all started together; (process, port) of each once it listens."""
+    """A server for each (model, words), all started together; (process, port) of each once it listens.
+    ``words`` are flags, after any ``NAME=value`` environment settings."""
     started = []
-    for model, flags in runs:
+    for model, words in runs:
+        env, flags = environment_and_flags(words)
         process = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "serve", "--model", model, "--port", "0", "--grpc-port", "-1", *flags],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO, env={**os.environ, **env},
         )  # fmt: skip
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda p=process, q=lines: [q.put(x) for x in p.stdout], daemon=True).start()
@@ -234,15 +249,22 @@ def main() -> int:
         help="which of the four servers to measure",
     )
     parser.add_argument(
-        "--tuned", default=TUNED, help="the tuned batching server's flags (besides --enable-batching)"
+        "--tuned",
+        default=TUNED,
+        help="the tuned batching server's flags (besides --enable-batching), after any NAME=value environment",
     )
     parser.add_argument("--json")
     args = parser.parse_args()
+    tuned_env, tuned_flags = environment_and_flags(args.tuned.split())
     flags = {
         "http": [],
         "http_one_thread": ["--intra-op-parallelism", "1"],
         "http_batching": ["--enable-batching"],
-        "http_batching_tuned": ["--enable-batching", *args.tuned.split()],
+        "http_batching_tuned": [
+            *(f"{k}={v}" for k, v in tuned_env.items()),
+            "--enable-batching",
+            *tuned_flags,
+        ],
     }
     chosen = args.servers.split(",")
     unknown = sorted(set(chosen) - set(flags))
