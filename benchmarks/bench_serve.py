@@ -6,8 +6,8 @@ thread per call (``--intra-op-parallelism 1``, so that the tuned batching server
 compared with an unbatched one that has its thread setting); ``--enable-batching`` with
 its defaults; and ``--enable-batching`` with ``--tuned`` (batch size, window, threads and
 TensorFlow's oneDNN switch set for 32 clients on a small machine, as TF Serving's guide has
-its batching parameters tuned to the workload). Clients are threads, each with its own keep-alive connection,
-sending ``predict_strokes`` requests built from the real drawings
+its batching parameters tuned to the workload). Clients are threads, each with its own
+keep-alive connection, sending ``predict_strokes`` requests built from the real drawings
 (../shared/data/quickdraw) at 1, 8 and 32 concurrent clients, each level bounded to
 ``--requests`` requests and ``--seconds`` seconds. The ceiling is the same drawings through
 the same signature called in this process by as many threads. Each of ``--reps`` rounds
