@@ -255,16 +255,11 @@ def main() -> int:
     )
     parser.add_argument("--json")
     args = parser.parse_args()
-    tuned_env, tuned_flags = environment_and_flags(args.tuned.split())
     flags = {
         "http": [],
         "http_one_thread": ["--intra-op-parallelism", "1"],
         "http_batching": ["--enable-batching"],
-        "http_batching_tuned": [
-            *(f"{k}={v}" for k, v in tuned_env.items()),
-            "--enable-batching",
-            *tuned_flags,
-        ],
+        "http_batching_tuned": [*args.tuned.split(), "--enable-batching"],  # its NAME=value words stay first
     }
     chosen = args.servers.split(",")
     unknown = sorted(set(chosen) - set(flags))
