@@ -87,7 +87,7 @@ def compile_pipeline(
     pipeline_name: str | None = None,
 ) -> dict:
     """Writes the pipeline JSON to ``output`` and returns it as a dict."""
-    from tfx import v1 as tfx
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner  # not tfx.v1: see pipeline.pipeline
 
     from pipeline.fingerprints import input_fingerprint
     from pipeline.local_run import default_beam_args
@@ -109,8 +109,8 @@ def compile_pipeline(
         input_fingerprint=None if "://" in input_pattern else input_fingerprint(input_pattern),
         schemas_dir=IMAGE_SCHEMAS_DIR,
     )
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+    runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+        config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image),
         output_dir=os.path.dirname(os.path.abspath(output)),
         output_filename=os.path.basename(output),
     )

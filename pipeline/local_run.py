@@ -82,7 +82,7 @@ def run(
 ) -> tuple[Outcome, float]:
     """Runs (or resumes) the pipeline; returns its outcome and the seconds it took.
     ``code_fingerprints``: see ``create_pipeline`` (default: the installed code's)."""
-    from tfx import v1 as tfx
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # not tfx.v1: see pipeline.pipeline
 
     from components.example_gen import QuickDrawExampleGen
     from pipeline import fingerprints
@@ -119,6 +119,6 @@ def run(
             code_fingerprints=code,
             drift_baseline=baseline,
         )
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        LocalDagRunner().run(pipeline)
         result = outcome(pipeline_root, pipeline_name)
     return result, time.monotonic() - started

@@ -9,8 +9,10 @@ import shutil
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+from tfx import components as tfx_components
 from tfx.orchestration import metadata
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.orchestration.pipeline import Pipeline
 
 from components.conversion.config import ConversionConfig
 from components.conversion.manifest import MANIFEST_FILE
@@ -31,12 +33,12 @@ def corpus(real_dir, tmp_path_factory):
     return str(directory)
 
 
-def _pipeline(corpus: str, root: str) -> tfx.dsl.Pipeline:
+def _pipeline(corpus: str, root: str) -> Pipeline:
     example_gen = QuickDrawExampleGen(
         input_pattern=corpus, config=ConversionConfig(shards=3, train_per_class=100)
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    return tfx.dsl.Pipeline(
+    statistics_gen = tfx_components.StatisticsGen(examples=example_gen.outputs["examples"])
+    return Pipeline(
         pipeline_name="example-gen-test",
         pipeline_root=os.path.join(root, "pipeline_root"),
         components=[example_gen, statistics_gen],
@@ -54,7 +56,7 @@ def _digest(path: str) -> str:
 
 
 def test_example_gen_writes_the_conversions_shards_and_tfx_reads_them(corpus, tmp_path):
-    tfx.orchestration.LocalDagRunner().run(_pipeline(corpus, str(tmp_path)))
+    LocalDagRunner().run(_pipeline(corpus, str(tmp_path)))
     store = metadata.Metadata(metadata.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite")))
     with store:
         (examples,) = store.store.get_artifacts_by_type("Examples")
@@ -88,7 +90,7 @@ def test_example_gen_writes_the_conversions_shards_and_tfx_reads_them(corpus, tm
 
 def test_a_rerun_reuses_the_cached_example_gen(corpus, tmp_path):
     for _ in range(2):
-        tfx.orchestration.LocalDagRunner().run(_pipeline(corpus, str(tmp_path)))
+        LocalDagRunner().run(_pipeline(corpus, str(tmp_path)))
     store = metadata.Metadata(metadata.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite")))
     with store:
         types = {t.id: t.name for t in store.store.get_execution_types()}
