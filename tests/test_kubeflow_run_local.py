@@ -209,3 +209,25 @@ def test_a_wrong_executor_class_stops_the_run_at_that_task_with_its_exit_code_an
     assert "task QuickDrawExampleGen failed with exit code 1" in done.stderr
     assert "NoSuchExecutor" in done.stderr and "full log:" in done.stderr
     assert "StatisticsGen" not in done.stdout  # nothing after the failing task ran
+
+
+def test_a_forked_task_is_its_own_process_with_its_output_exit_code_and_environment(first, monkeypatch):
+    """What `launcher.run` relies on when it forks a task from the server (which imported TFX's entrypoint once,
+    for the run above) instead of starting `python -m`: each task a process of its own, its argv, the runner's
+    environment as it is now, its output from Python and from file descriptor 2, its exit code, and a kill."""
+    from pipeline.kubeflow_local.forkserver import Forked
+
+    monkeypatch.setenv("FORKED_TASK_SAYS", "set after the server started")
+    pids = set()
+    for code in (0, 3):
+        task = Forked("tests.forked_task", [str(code)], os.environ)
+        lines = list(task.stdout)
+        assert task.wait() == code
+        assert f"argv ['{code}'] env set after the server started preloaded True\n" in lines[0], lines
+        assert "written to file descriptor 2\n" in lines
+        pids.add(int(lines[0].split()[1]))
+    assert len(pids) == 2 and os.getpid() not in pids
+    sleeping = Forked("tests.forked_task", ["sleep"], os.environ)
+    assert sleeping.stdout.readline().startswith("pid ")
+    sleeping.kill()
+    assert sleeping.wait() == -9

@@ -31,6 +31,7 @@ from kfp.local import executor_input_utils, executor_output_utils, placeholder_u
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import components
+from pipeline.kubeflow_local import forkserver
 from pipeline.kubeflow_local.metadata import Artifact
 from pipeline.kubeflow_local.spec import Task
 from pipeline.kubeflow_v2 import IMAGE_PROJECT_DIR
@@ -117,8 +118,13 @@ def run(argv: list[str], log: str, echo: Callable[[str], None] | None) -> Finish
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     started = time.monotonic()
     with open(log, "w") as out:
-        process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, errors="replace"
+        module = forkserver.module_of(argv)
+        process: subprocess.Popen | forkserver.Forked = (
+            forkserver.Forked(module, argv[3:], env)
+            if module
+            else subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, errors="replace"
+            )
         )
         try:
             assert process.stdout is not None
