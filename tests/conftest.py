@@ -81,20 +81,21 @@ DEMO_FILES = {
     "test_serve.py",
     "test_tflite.py",
 }
-# Seconds of one worker per group, measured with `--durations=0` on 2026-12-03 (only the order depends on them): the
+# Seconds of one worker per group, measured with `--durations=0` on 2026-12-04 (only the order depends on them): the
 # longest start first, so that the two workers finish together instead of one finishing a long file alone.
 MEASURED_SECONDS = {
-    DEMO_GROUP: 715,
-    "test_kubeflow_run_local.py": 250,
-    "test_faults.py": 190,
-    "test_data_validation.py": 110,
-    "test_conversion.py": 50,
-    "test_training.py": 40,
-    "test_model.py": 30,
-    "test_example_gen.py": 15,
-    "test_kubeflow.py": 15,
-    "test_layout.py": 12,
-    "test_ink_tf.py": 10,
+    DEMO_GROUP: 460,
+    "test_faults.py": 125,
+    "test_kubeflow_run_local.py": 100,
+    "test_data_validation.py": 95,
+    "test_pipeline_real_drawings.py": 52,
+    "test_conversion.py": 47,
+    "test_training.py": 31,
+    "test_model.py": 22,
+    "test_example_gen.py": 14,
+    "test_layout.py": 8,
+    "test_kubeflow.py": 8,
+    "test_ink_tf.py": 7,
 }
 
 

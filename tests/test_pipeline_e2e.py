@@ -4,7 +4,7 @@ One small pipeline root is built once per module on the demo corpus and then
 driven through the situations a user meets: the first run blesses and pushes, an
 unchanged rerun reuses every cached component, a stricter threshold rejects the
 model without pushing it, and the pushed model serves through both signatures and
-``quickdraw predict``. A second pipeline runs on a subset of the real drawings.
+``quickdraw predict``. (The pipeline on real drawings: ``test_pipeline_real_drawings.py``.)
 The model is shrunk (one 16-unit BiLSTM) so that the module stays within minutes.
 """
 
@@ -14,7 +14,6 @@ import dataclasses
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -23,19 +22,15 @@ import pytest
 import tensorflow as tf
 
 from components.conversion import parsing
-from components.conversion.config import ConversionConfig
 from components.conversion.manifest import read_manifest
 from components.pusher.executor import versions
 from components.training import signatures
-from components.training.transform import UNKNOWN_CLASS
 from pipeline import fingerprints, local_run, predict, runs
 from pipeline.configs import PipelineConfig
 from pipeline.tools import demo_data
-from tests.support import BAD_LINES, DEMO_CLASSES, REPO, SETTINGS, SETTINGS_FLAGS, SMALL, copy_sources
+from tests.support import BAD_LINES, DEMO_CLASSES, REPO, SETTINGS, SETTINGS_FLAGS, copy_sources
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
-
-REAL_CLASSES = ["cat", "dog", "The Eiffel Tower", "hot air balloon", "zigzag", "snowflake"]
 
 
 def test_first_run_blesses_and_pushes_a_servable_model(demo):
@@ -384,41 +379,6 @@ class _Buffer:
 
     def flush(self) -> None:
         pass
-
-
-def test_the_pipeline_on_real_drawings(real_dir, tmp_path):
-    corpus = tmp_path / "ndjson"
-    corpus.mkdir()
-    for name in REAL_CLASSES:
-        shutil.copy(os.path.join(real_dir, f"{name}.ndjson"), corpus)
-    settings = PipelineConfig(
-        train_steps=30,
-        eval_steps=2,
-        accuracy_threshold=0.0,
-        conversion=ConversionConfig(eval_fraction=0.2, max_points=600),
-        training=dataclasses.replace(SMALL, tflite="none"),  # the TFLite export is tested on the demo run
-        infra_validation=SETTINGS.infra_validation,
-    )
-    result, _ = local_run.run(
-        input_pattern=str(corpus),
-        pipeline_root=str(tmp_path / "root"),
-        serving_dir=str(tmp_path / "serving"),
-        settings=settings,
-    )
-    manifest = read_manifest(result.nodes["QuickDrawExampleGen"].uri("examples"))
-    assert manifest["counts"]["reconciled"] and manifest["classes"]["count"] == len(REAL_CLASSES)
-    assert result.metrics["example_count"] == manifest["splits"]["eval"]["records"] > 0
-    assert result.blessed and result.pushed_to  # threshold 0: any model passes
-    served = tf.saved_model.load(result.pushed_to)
-    names = [n.decode() for n in served.class_names().numpy()]
-    assert sorted(names[:-1]) == sorted(manifest["splits"]["train"]["per_class"])  # the train vocabulary
-    assert names[-1] == UNKNOWN_CLASS  # then the bucket of classes never seen in training
-    # One max_points: the served model accepts what the conversion accepted, and no more.
-    serve = served.signatures[signatures.PREDICT_STROKES]
-    points = tf.range(601, dtype=tf.float32)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 600 points"):
-        serve(x=points, y=points, stroke_lengths=tf.constant([601], tf.int32))
-    assert serve(x=points[:600], y=points[:600], stroke_lengths=tf.constant([600], tf.int32))
 
 
 # Reasons about the labels and metadata: `predict` does not need them, so it still predicts those lines.
