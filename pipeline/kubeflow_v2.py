@@ -103,7 +103,7 @@ def compile_pipeline(
         pipeline_root=_absolute(pipeline_root),
         serving_dir=_absolute(serving_dir),
         settings=settings,
-        beam_pipeline_args=default_beam_args(beam_args),
+        beam_pipeline_args=default_beam_args(beam_args, image),
         # A local corpus is fingerprinted now, so a changed corpus is not a cache hit (run-local); a gs://
         # one is not read offline, and the backend caches its ExampleGen on the parameters (README).
         input_fingerprint=None if "://" in input_pattern else input_fingerprint(input_pattern),

@@ -61,12 +61,31 @@ def exclusive(
             lock.truncate()
 
 
-def default_beam_args(beam_args: Sequence[str]) -> list[str]:
-    """Local Beam defaults: in-process, unless the user's flags say otherwise."""
+# TFX's Beam executors stage a copy of TFX for remote Beam workers unless the Beam args say how the workers get
+# their packages (TFX's `dependency_utils` looks for these flags): an sdist of the installed TFX, built in a
+# temporary folder that is never removed, ~1.3 s and 57 MB for each run of ExampleGen, StatisticsGen, Transform,
+# Evaluator and BulkInferrer.
+WORKER_PACKAGE_FLAGS = (
+    "--extra_package",
+    "--setup_file",
+    "--requirements_file",
+    "--worker_harness_container_image",
+    "--sdk_container_image",
+)
+LOCAL_ENVIRONMENT = "local-environment"
+
+
+def default_beam_args(beam_args: Sequence[str], image: str = LOCAL_ENVIRONMENT) -> list[str]:
+    """Local Beam defaults: in-process, unless the user's flags say otherwise. On the DirectRunner, the workers
+    run where the pipeline runs (this environment, or ``image`` in a pod): ``--sdk_container_image`` says so,
+    the DirectRunner reads it no further, and TFX builds no copy of itself for them."""
     args = list(beam_args)
     given = " ".join(args)
     if "--runner" not in given and "--direct_running_mode" not in given:
         args += ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    direct = "--runner" not in given or "DirectRunner" in given
+    if direct and not any(flag in given for flag in WORKER_PACKAGE_FLAGS):
+        args.append(f"--sdk_container_image={image}")
     return args
 
 

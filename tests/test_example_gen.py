@@ -18,6 +18,7 @@ from components.conversion.config import ConversionConfig
 from components.conversion.manifest import MANIFEST_FILE
 from components.example_gen import QuickDrawExampleGen
 from pipeline.convert import run_conversion
+from pipeline.local_run import default_beam_args
 from tests.support import IN_MEMORY
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
@@ -46,7 +47,7 @@ def _pipeline(corpus: str, root: str) -> Pipeline:
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             os.path.join(root, "mlmd.sqlite")
         ),
-        beam_pipeline_args=IN_MEMORY,
+        beam_pipeline_args=default_beam_args(IN_MEMORY),
     )
 
 

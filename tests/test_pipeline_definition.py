@@ -135,3 +135,25 @@ def test_the_schema_choice_reaches_import_schema_gen_with_its_fingerprint(tmp_pa
     assert schema_node("gs://bucket/schema.pbtxt")[0]["schema_fingerprint"] is None  # not read offline
     with pytest.raises(schema_lib.SchemaError, match="cannot read the schema"):
         schema_node(str(tmp_path / "absent.pbtxt"))
+
+
+def test_local_beam_args_keep_tfx_from_building_a_copy_of_itself_for_the_workers(monkeypatch):
+    """TFX's own check (`dependency_utils.make_beam_dependency_flags`, which every Beam executor calls) on the
+    args a local run and a compile give the components; its sdist build is replaced by a counter."""
+    from tfx.utils import dependency_utils
+
+    from pipeline.local_run import default_beam_args
+
+    built: list[str] = []
+    monkeypatch.setattr(
+        dependency_utils, "build_ephemeral_package", lambda: built.append("sdist") or "tfx.tar.gz"
+    )
+    for local in (default_beam_args([]), default_beam_args(["--direct_running_mode=multi_processing"])):
+        assert dependency_utils.make_beam_dependency_flags(local) == local
+    assert "--sdk_container_image=gcr.io/p/quickdraw:1" in default_beam_args([], "gcr.io/p/quickdraw:1")
+    assert not built
+    for left_to_tfx in (["--runner=DataflowRunner", "--project=p"], ["--requirements_file=r.txt"]):
+        args = default_beam_args(left_to_tfx)
+        assert not any(a.startswith("--sdk_container_image") for a in args)
+    dependency_utils.make_beam_dependency_flags(default_beam_args(["--runner=DataflowRunner", "--project=p"]))
+    assert built == ["sdist"]
