@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 # tfx.v1's names, each from its own module: `from tfx import v1` also imports every extension (Vertex AI's
-# client among them), 2.7 s of each `quickdraw run`'s start spent on nothing a pipeline here uses.
+# client among them), 2-3 s of each `quickdraw run`'s start spent on nothing a pipeline here uses.
 from tfx import components as tfx_components
 from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.dsl.components.common.importer import Importer

@@ -215,8 +215,11 @@ def test_a_forked_task_is_its_own_process_with_its_output_exit_code_and_environm
     """What `launcher.run` relies on when it forks a task from the server (which imported TFX's entrypoint once,
     for the run above) instead of starting `python -m`: each task a process of its own, its argv, the runner's
     environment as it is now, its output from Python and from file descriptor 2, its exit code, and a kill."""
-    from pipeline.kubeflow_local.forkserver import Forked
+    from pipeline.kubeflow_local.forkserver import ENTRYPOINT, Forked, module_of
 
+    # The entrypoint's command lines are forked (the launcher gives them this interpreter); any other is a subprocess.
+    assert module_of([sys.executable, "-m", ENTRYPOINT, "--executor_class_path", "x.Y"]) == ENTRYPOINT
+    assert module_of([sys.executable, "-m", "json.tool"]) is None and module_of(["sh", "-c", "true"]) is None
     monkeypatch.setenv("FORKED_TASK_SAYS", "set after the server started")
     pids = set()
     for code in (0, 3):
