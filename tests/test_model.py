@@ -105,3 +105,29 @@ def test_keras_2_is_left_to_itself_by_autograph():
         if rule.get_action(module) != Action.NONE
     ]
     assert decided and decided[0] == Action.DO_NOT_CONVERT, decided
+
+
+def test_training_graphs_trace_the_cudnn_variant_only_with_a_gpu_and_a_signature_keeps_it(monkeypatch):
+    """Building the model, `fit` and `evaluate` trace each LSTM's cuDNN kernel only where a GPU could run it
+    (on CPU, tracing it was most of building the model and half of building its training graph: BENCHMARKS.md,
+    "The Trainer's first step"); a graph traced outside them, as the export's serving signatures are,
+    registers it for a server with a GPU."""
+    from tf_keras.src.layers.rnn import gru_lstm_utils
+
+    registered = []
+    register = gru_lstm_utils.function_register
+
+    def counted(func, *args, **kwargs):
+        registered.append(func)
+        return register(func, *args, **kwargs)
+
+    monkeypatch.setattr(gru_lstm_utils, "function_register", counted)
+    model = M.build_model(3, dataclasses.replace(SMALL, lstm_layers=1))
+    data = {F.INK: np.ones((4, 6, 3), np.float32), F.LENGTH: np.array([6, 5, 4, 3])}, np.array([0, 1, 2, 0])
+    model.fit(*data, epochs=1, verbose=0)
+    model.evaluate(*data, verbose=0)
+    with_gpu = bool(M.tf.config.list_logical_devices("GPU"))
+    assert bool(registered) == with_gpu, f"{len(registered)} cuDNN variants traced; a GPU: {with_gpu}"
+    assert gru_lstm_utils.function_register is counted, "restored after fit"
+    M.tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(data[0])
+    assert len(registered) >= 2, "a signature's graph registers each LSTM's cuDNN variant (forward, backward)"

@@ -21,9 +21,14 @@ GPUs (the tutorial's "much faster" path): tanh/sigmoid activations,
 ``recurrent_dropout=0``, ``unroll=False``, ``use_bias=True`` and a right-padded
 mask. ``cudnn_violations`` checks those conditions on a built model; a test
 asserts there are none, so an edit cannot silently fall back to the slow kernel.
+Where no GPU is visible, building and training the model skip tracing that kernel
+(``cudnn_variant_only_with_a_gpu``); the serving signatures keep it.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import tensorflow as tf
 import tf_keras as keras
@@ -51,6 +56,55 @@ def _leave_tf_keras_to_itself() -> None:
 
 
 _leave_tf_keras_to_itself()
+
+
+@contextlib.contextmanager
+def cudnn_variant_only_with_a_gpu() -> Iterator[None]:
+    """While it lasts, Keras's LSTMs trace their cuDNN variant only if a GPU is visible.
+
+    In a graph, a Keras 2 LSTM traces its generic kernel, which the graph runs, and also traces the cuDNN
+    kernel with its gradient and adds it to the graph's functions, so that Grappler can swap it in when
+    the graph runs on a GPU. Without a GPU nothing can run it, and tracing it was most of building the
+    model and half of building its training graph on CPU (BENCHMARKS.md, "The Trainer's first step"). The graph that runs is the same:
+    the same losses, bit for bit. With a GPU visible nothing changes. A tf_keras without this private
+    function only loses the speed.
+    """
+    try:
+        from tf_keras.src.layers.rnn import gru_lstm_utils
+    except ImportError:
+        gru_lstm_utils = None
+    register = getattr(gru_lstm_utils, "function_register", None)
+    if register is None or register is _not_registered or tf.config.list_logical_devices("GPU"):
+        yield  # nothing to skip, already skipped (a nested call: fit → evaluate), or a GPU to use it
+        return
+    gru_lstm_utils.function_register = _not_registered
+    try:
+        yield
+    finally:
+        gru_lstm_utils.function_register = register
+
+
+def _not_registered(func, *args, **kwargs) -> None:
+    """``gru_lstm_utils.function_register``'s stand-in: the variant is neither traced nor added."""
+    return None
+
+
+class QuickDrawRNN(keras.Model):
+    """The functional model, built (``build_model``) and trained with ``cudnn_variant_only_with_a_gpu``: its
+    ``fit``, ``evaluate`` and ``predict`` build their graphs so. The serving signatures are traced by the
+    export, outside these calls: a SavedModel keeps the cuDNN variant, for a server with a GPU."""
+
+    def fit(self, *args, **kwargs):
+        with cudnn_variant_only_with_a_gpu():
+            return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        with cudnn_variant_only_with_a_gpu():
+            return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        with cudnn_variant_only_with_a_gpu():
+            return super().predict(*args, **kwargs)
 
 
 class LengthMask(keras.layers.Layer):
@@ -134,7 +188,8 @@ def build_model(
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
     try:
-        return _build(num_classes, config, generic_kernel, train_steps)
+        with cudnn_variant_only_with_a_gpu():  # the functional API traces each layer once, on placeholders
+            return _build(num_classes, config, generic_kernel, train_steps)
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
@@ -170,7 +225,7 @@ def _build(
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(
         MaskedSum(name="masked_sum")(x, mask)
     )
-    model = keras.Model(inputs={F.INK: ink, F.LENGTH: length}, outputs=logits, name="quickdraw_rnn")
+    model = QuickDrawRNN(inputs={F.INK: ink, F.LENGTH: length}, outputs=logits, name="quickdraw_rnn")
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=learning_rate_for(config, train_steps), global_clipnorm=config.clip_norm or None
