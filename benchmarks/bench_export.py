@@ -1,4 +1,5 @@
-"""The Trainer's export: the SavedModel and the TFLite conversion, from the Keras model vs a holder of its weights.
+"""The Trainer's export: the SavedModel and the TFLite conversion, from the Keras model vs a holder of its weights,
+and with each LSTM's cuDNN variant registered as Keras does vs as the Trainer does.
 
     python benchmarks/bench_export.py --pipeline-root build/demo/pipeline_root [--reps 3] [--json FILE]
 
@@ -7,16 +8,22 @@ the time does not depend on them) and times, in alternating pairs, the two ways 
 
 - ``keras``: ``tf.saved_model.save(model, …)`` and ``TFLiteConverter.from_concrete_functions(…, model)``, which
   serialize the Keras model object (Keras traces every layer's ``call`` for a Keras reload);
-- ``holder``: what the Trainer does (``signatures.save`` / ``tflite_export.convert``): the same signatures and
-  concrete function saved from a ``tf.Module`` that holds the model's weights.
+- ``holder, cuDNN variant with its gradient``: the same signatures and concrete function saved from a
+  ``tf.Module`` that holds the model's weights, each LSTM registering its cuDNN variant as Keras does (the
+  Trainer from 2026-12-02 to 2026-12-04);
+- ``holder``: what the Trainer does (``signatures.save`` / ``tflite_export.convert``): the weights holder, the
+  signatures carrying the cuDNN variant without its gradient, the TFLite graph without it (``lstm_variants``).
 
-It checks that both SavedModels and both TFLite models give the same probabilities on the eval drawings (and
-that the two flatbuffers have the same size), then prints a table of the median [min, max] seconds.
+It also times loading each SavedModel and its first ``serving_default`` call (what ``quickdraw serve``, the
+InfraValidator and the Evaluator pay). It checks that every SavedModel and every TFLite model gives the same
+probabilities on the eval drawings (and that the flatbuffers have the same size), then prints a table of the
+median [min, max] seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import statistics
@@ -64,6 +71,23 @@ def main() -> int:
     def save_holder(model, directory):
         signatures.save(model, directory, tf_transform_output, class_names, 5, 20_000)
 
+    @contextlib.contextmanager
+    def as_keras_registers():  # each LSTM registers its cuDNN variant with its gradient, as Keras does
+        saved = signatures.cudnn_variant_for_inference, tflite_export.no_cudnn_variant
+        signatures.cudnn_variant_for_inference = tflite_export.no_cudnn_variant = contextlib.nullcontext
+        try:
+            yield
+        finally:
+            signatures.cudnn_variant_for_inference, tflite_export.no_cudnn_variant = saved
+
+    def save_before(model, directory):
+        with as_keras_registers():
+            save_holder(model, directory)
+
+    def tflite_before(model):
+        with as_keras_registers():
+            return tflite_export.convert(model, "float32")
+
     def tflite_keras(model):
         converter = tf.lite.TFLiteConverter.from_concrete_functions(
             [tflite_export.single_drawing_function(model)], model
@@ -72,29 +96,38 @@ def main() -> int:
         with tflite_export.native_output_to_log("the TFLite converter"):
             return converter.convert()
 
+    kinds = ("keras", "before", "holder")
     seconds: dict[str, list[float]] = {
-        k: [] for k in ("save keras", "save holder", "tflite keras", "tflite holder")
+        f"{step} {kind}": [] for step in ("save", "load", "tflite") for kind in kinds
     }
     for rep in range(args.reps):
         model = fresh_model()
+        order = kinds if rep % 2 == 0 else kinds[::-1]
         with tempfile.TemporaryDirectory() as tmp:
-            order = (("keras", save_keras), ("holder", save_holder))
-            for name, save in order if rep % 2 == 0 else order[::-1]:
+            saves = {"keras": save_keras, "before": save_before, "holder": save_holder}
+            for name in order:
                 started = time.monotonic()
-                save(model, os.path.join(tmp, name))
+                saves[name](model, os.path.join(tmp, name))
                 seconds[f"save {name}"].append(time.monotonic() - started)
-            a = tf.saved_model.load(os.path.join(tmp, "keras")).signatures["serving_default"](
-                examples=examples
-            )
-            b = tf.saved_model.load(os.path.join(tmp, "holder")).signatures["serving_default"](
-                examples=examples
-            )
-            np.testing.assert_allclose(a["probabilities"].numpy(), b["probabilities"].numpy(), atol=1e-6)
+            probabilities = {}
+            for name in order:
+                started = time.monotonic()
+                loaded = tf.saved_model.load(os.path.join(tmp, name))
+                probabilities[name] = loaded.signatures["serving_default"](examples=examples)[
+                    "probabilities"
+                ].numpy()
+                seconds[f"load {name}"].append(time.monotonic() - started)
+            for name in kinds[1:]:
+                np.testing.assert_allclose(probabilities["keras"], probabilities[name], atol=1e-6)
         flatbuffers = {}
-        order = (("keras", tflite_keras), ("holder", lambda m: tflite_export.convert(m, "float32")))
-        for name, convert in order if rep % 2 == 0 else order[::-1]:
+        converts = {
+            "keras": tflite_keras,
+            "before": tflite_before,
+            "holder": lambda m: tflite_export.convert(m, "float32"),
+        }
+        for name in order:
             started = time.monotonic()
-            flatbuffers[name] = convert(model)
+            flatbuffers[name] = converts[name](model)
             seconds[f"tflite {name}"].append(time.monotonic() - started)
         # The same model: the same probabilities on the eval drawings (the bytes differ in names only).
         inks = tflite_export.eval_inks(list(examples.numpy()))
@@ -102,25 +135,32 @@ def main() -> int:
             name: [tflite_export.Interpreter(content)(ink) for ink in inks]
             for name, content in flatbuffers.items()
         }
-        np.testing.assert_allclose(outputs["keras"], outputs["holder"], atol=1e-6)
-        assert len(flatbuffers["keras"]) == len(flatbuffers["holder"])
+        for name in kinds[1:]:
+            np.testing.assert_allclose(outputs["keras"], outputs[name], atol=1e-6)
+            assert len(flatbuffers["keras"]) == len(flatbuffers[name])
         print(f"rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in seconds.items()), flush=True)
 
     print(
         f"\nmodel: {config.lstm_layers} × {config.lstm_units}-unit BiLSTM, {len(class_names)} outputs; {args.reps} reps"
     )
-    print("| step | Keras model object, s | weights holder (the Trainer), s | ratio |")
-    print("|---|---:|---:|---:|")
+    print(
+        "| step | Keras model object, s | holder, cuDNN variant with its gradient, s | holder (the Trainer now), s "
+        "| ratios to the Trainer now, per pair |"
+    )
+    print("|---|---:|---:|---:|---:|")
     results = {}
-    for step in ("save", "tflite"):
-        keras_s, holder_s = seconds[f"{step} keras"], seconds[f"{step} holder"]
-        ratios = [k / h for k, h in zip(keras_s, holder_s)]
-        results[step] = {"keras": keras_s, "holder": holder_s, "ratio": ratios}
 
-        def fmt(values, unit=""):
-            return f"{statistics.median(values):.1f}{unit} [{min(values):.1f}, {max(values):.1f}]"
+    def fmt(values, unit=""):
+        return f"{statistics.median(values):.1f}{unit} [{min(values):.1f}, {max(values):.1f}]"
 
-        print(f"| {step} | {fmt(keras_s)} | {fmt(holder_s)} | {fmt(ratios, '×')} |")
+    for step in ("save", "load", "tflite"):
+        by_kind = {kind: seconds[f"{step} {kind}"] for kind in kinds}
+        ratios = {kind: [b / h for b, h in zip(by_kind[kind], by_kind["holder"])] for kind in kinds[:2]}
+        results[step] = {**by_kind, "ratios": ratios}
+        print(
+            f"| {step} | {fmt(by_kind['keras'])} | {fmt(by_kind['before'])} | {fmt(by_kind['holder'])} | "
+            f"{fmt(ratios['keras'], '×')}, {fmt(ratios['before'], '×')} |"
+        )
     write_json(args.json, results)
     return 0
 

@@ -51,6 +51,7 @@ class Stage:
 TRAINING_CODE = (
     "components/training/config.py",
     "components/training/model.py",
+    "components/training/lstm_variants.py",
     "components/training/trainer.py",
     "components/training/signatures.py",
     "components/training/ink_tf.py",

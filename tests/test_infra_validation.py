@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -119,10 +120,12 @@ def test_a_server_that_does_not_load_the_model_in_time_is_refused(demo, tmp_path
             server.wait_until_available()
     finally:
         server.stop()
-    # The whole check: the expected answers are computed beside the wait, and the refusal is the deadline's.
+    # The whole check: the expected answers are computed beside the wait, and the refusal is the deadline's;
+    # the in-process calls have stopped when it returns (none is left running behind the component).
     ink = np.array([[0.1, 0.2, 0.0], [0.3, 0.1, 1.0]], np.float32)
     with pytest.raises(infra.NotServable, match="within 1 s"):
         infra.validate(demo["first"].pushed_to, predict.ink_examples([ink]), 1.0, 60.0)
+    assert not [t for t in threading.enumerate() if t.name.startswith(infra.IN_PROCESS_THREADS)]
 
 
 def test_answers_that_differ_from_the_model_in_process_are_named():

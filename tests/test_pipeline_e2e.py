@@ -51,14 +51,16 @@ def test_first_run_blesses_and_pushes_a_servable_model(demo):
     run_dir = result.nodes["Trainer"].uri("model_run")
     assert any("tfevents" in f for _, _, files in os.walk(run_dir) for f in files)
     # Trained on a CPU without tracing the LSTMs' cuDNN kernel, yet the SavedModel holds it, for Grappler to
-    # swap in on a server with a GPU (`cudnn_variant_only_with_a_gpu`).
+    # swap in on a server with a GPU, without the gradient functions nothing serving computes (`lstm_variants`).
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved = saved_model_pb2.SavedModel()
     with open(os.path.join(result.pushed_to, "saved_model.pb"), "rb") as f:
         saved.ParseFromString(f.read())
-    preferred = [f.attr["api_preferred_device"].s for f in saved.meta_graphs[0].graph_def.library.function]
+    functions = saved.meta_graphs[0].graph_def.library.function
+    preferred = [f.attr["api_preferred_device"].s for f in functions]
     assert b"GPU" in preferred and b"CPU" in preferred
+    assert not [f.signature.name for f in functions if "__backward_" in f.signature.name]
 
 
 def test_the_evaluation_has_every_slice(demo):

@@ -71,6 +71,7 @@ SERVING_SIGNATURES = ("serving_default", "predict_strokes", "predict_strokes_bat
 MODEL_NAME = "quickdraw"
 TOLERANCE = 1e-4
 SERVER_MODULE = "pipeline.cli"  # the serving binary a pushed model meets: `quickdraw serve`
+IN_PROCESS_THREADS = "infra-validation-in-process"
 
 
 class NotServable(Exception):
@@ -270,10 +271,13 @@ def validate(model_dir: str, examples: list[bytes], load_timeout_s: float, reque
         os.symlink(os.path.abspath(model_dir), os.path.join(serving, "1"))
         server = CandidateServer(serving, os.path.join(scratch, "server.log"), load_timeout_s)
         # The expected answers are computed while the server loads, beside the wait: a server that misses
-        # its load deadline is refused at the deadline, not after the in-process calls.
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        # its load deadline is refused at the deadline, not after the in-process calls, which stop at their
+        # next call. The refusal waits for that: no TensorFlow call is left running behind the component (a
+        # thread abandoned in a model call crashed the process that went on, in garbage collection).
+        stop = threading.Event()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=IN_PROCESS_THREADS)
         try:
-            in_process = pool.submit(_in_process, model_dir, examples)
+            in_process = pool.submit(_in_process, model_dir, examples, stop)
             server.wait_until_available()
             requests, expected = in_process.result()
             for (signature_name, inputs), wanted in zip(requests, expected):
@@ -291,13 +295,17 @@ def validate(model_dir: str, examples: list[bytes], load_timeout_s: float, reque
                         f"{signature_name} answered differently over HTTP than in-process: {differs}"
                     )
         finally:
-            pool.shutdown(wait=False)
+            stop.set()
             server.stop()
+            pool.shutdown(wait=True)
     return len(requests)
 
 
-def _in_process(model_dir: str, examples: list[bytes]) -> tuple[list, list[dict[str, np.ndarray]]]:
-    """The requests for the model's signatures, and each one's outputs from the model loaded here."""
+def _in_process(
+    model_dir: str, examples: list[bytes], stop: threading.Event
+) -> tuple[list, list[dict[str, np.ndarray]]]:
+    """The requests for the model's signatures, and each one's outputs from the model loaded here (until
+    ``stop`` is set: the validation has failed, and the caller waits for this to return)."""
     import tensorflow as tf
 
     try:
@@ -309,6 +317,8 @@ def _in_process(model_dir: str, examples: list[bytes]) -> tuple[list, list[dict[
         raise NotServable("the model has no serving_default signature")
     expected = []
     for signature_name, inputs in requests:
+        if stop.is_set():
+            break
         try:
             outputs = loaded.signatures[signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
         except Exception as error:  # noqa: BLE001 - the signature fails on a real drawing

@@ -21,20 +21,18 @@ GPUs (the tutorial's "much faster" path): tanh/sigmoid activations,
 ``recurrent_dropout=0``, ``unroll=False``, ``use_bias=True`` and a right-padded
 mask. ``cudnn_violations`` checks those conditions on a built model; a test
 asserts there are none, so an edit cannot silently fall back to the slow kernel.
-Where no GPU is visible, building and training the model skip tracing that kernel
-(``cudnn_variant_only_with_a_gpu``); the serving signatures keep it.
+Where no GPU is visible, building and training the model skip tracing that kernel;
+the serving signatures keep it (``lstm_variants``).
 """
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import tensorflow as tf
 import tf_keras as keras
 
 from components import features as F
 from components.training.config import ModelConfig
+from components.training.lstm_variants import cudnn_variant_only_with_a_gpu
 
 
 def _leave_tf_keras_to_itself() -> None:
@@ -58,41 +56,9 @@ def _leave_tf_keras_to_itself() -> None:
 _leave_tf_keras_to_itself()
 
 
-@contextlib.contextmanager
-def cudnn_variant_only_with_a_gpu() -> Iterator[None]:
-    """While it lasts, Keras's LSTMs trace their cuDNN variant only if a GPU is visible.
-
-    In a graph, a Keras 2 LSTM traces its generic kernel, which the graph runs, and also traces the cuDNN
-    kernel with its gradient and adds it to the graph's functions, so that Grappler can swap it in when
-    the graph runs on a GPU. Without a GPU nothing can run it, and tracing it was most of building the
-    model and half of building its training graph on CPU (BENCHMARKS.md, "The Trainer's first step"). The graph that runs is the same:
-    the same losses, bit for bit. With a GPU visible nothing changes. A tf_keras without this private
-    function only loses the speed.
-    """
-    try:
-        from tf_keras.src.layers.rnn import gru_lstm_utils
-    except ImportError:
-        gru_lstm_utils = None
-    register = getattr(gru_lstm_utils, "function_register", None)
-    if register is None or register is _not_registered or tf.config.list_logical_devices("GPU"):
-        yield  # nothing to skip, already skipped (a nested call: fit → evaluate), or a GPU to use it
-        return
-    gru_lstm_utils.function_register = _not_registered
-    try:
-        yield
-    finally:
-        gru_lstm_utils.function_register = register
-
-
-def _not_registered(func, *args, **kwargs) -> None:
-    """``gru_lstm_utils.function_register``'s stand-in: the variant is neither traced nor added."""
-    return None
-
-
 class QuickDrawRNN(keras.Model):
     """The functional model, built (``build_model``) and trained with ``cudnn_variant_only_with_a_gpu``: its
-    ``fit``, ``evaluate`` and ``predict`` build their graphs so. The serving signatures are traced by the
-    export, outside these calls: a SavedModel keeps the cuDNN variant, for a server with a GPU."""
+    ``fit``, ``evaluate`` and ``predict`` build their graphs so (``lstm_variants``)."""
 
     def fit(self, *args, **kwargs):
         with cudnn_variant_only_with_a_gpu():

@@ -27,6 +27,7 @@ import tensorflow_transform as tft
 from components import features as F
 from components.training import transform
 from components.training.ink_tf import batch_ink_from_strokes, ink_from_strokes
+from components.training.lstm_variants import cudnn_variant_for_inference
 
 PROBABILITIES = "probabilities"
 TOP_K_LABELS = "top_k_labels"
@@ -190,7 +191,9 @@ def save(
     top_k: int,
     max_points: int,
 ) -> None:
-    """The SavedModel in ``directory``: the serving module and its four signatures."""
-    module = serving_module(model, tf_transform_output, class_names)
-    sigs = make_signatures(module, model, tf_transform_output, class_names, top_k, max_points)
-    tf.saved_model.save(module, directory, signatures=sigs)
+    """The SavedModel in ``directory``: the serving module and its four signatures, whose LSTMs carry their
+    cuDNN variant for a GPU server but not its gradient (``lstm_variants``)."""
+    with cudnn_variant_for_inference():
+        module = serving_module(model, tf_transform_output, class_names)
+        sigs = make_signatures(module, model, tf_transform_output, class_names, top_k, max_points)
+        tf.saved_model.save(module, directory, signatures=sigs)

@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from components import features as F
 from components.training import signatures
+from components.training.lstm_variants import no_cudnn_variant
 
 TFLITE_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"
@@ -99,9 +100,9 @@ def convert(model, variant: str) -> bytes:
         raise ValueError(f"unknown TFLite variant {variant!r}; one of {', '.join(VARIANTS)}")
     # The variables' holder, not the Keras model: the converter saves what it is given first, and saving
     # the Keras model traces every layer for nothing (``signatures.weights_holder``).
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [single_drawing_function(model)], signatures.weights_holder(model)
-    )
+    with no_cudnn_variant():  # TFLite runs its own kernels (``lstm_variants``)
+        function = single_drawing_function(model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], signatures.weights_holder(model))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if variant == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
