@@ -220,12 +220,22 @@ def _value(value):
 
 
 def _open(path: str) -> metadata_store.MetadataStore:
+    """The store, read-only. A run killed inside a metadata write leaves SQLite's rollback journal beside
+    the file, and only a writer can roll it back (a read-only connection fails with "attempt to write a
+    readonly database"): then the store is opened read-write, which rolls the killed transaction back, as
+    the next run's own connection would."""
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = path
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    try:
+        return metadata_store.MetadataStore(config)
+    except RuntimeError as error:
+        if "readonly database" not in str(error) or not os.path.exists(f"{path}-journal"):
+            raise
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
     return metadata_store.MetadataStore(config)
 
 

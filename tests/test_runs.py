@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -47,6 +51,41 @@ def test_a_directory_without_metadata_is_not_a_pipeline_root(tmp_path):
     with pytest.raises(runs.RunNotFound, match="is .* a pipeline root"):
         runs.find_run(str(tmp_path), PIPELINE_NAME)
     assert runs.statistics_of_other_examples(str(tmp_path), PIPELINE_NAME, {"a": 1}) is None
+
+
+# A process that dies inside a metadata write, as a SIGKILLed `quickdraw run` can: its rollback journal stays.
+KILLED_INSIDE_A_WRITE = """
+import os, signal, sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("PRAGMA cache_size = 1")  # the changed pages reach the file before the commit
+connection.execute("BEGIN IMMEDIATE")
+for i in range(2000):
+    connection.execute("INSERT INTO Type (name, type_kind) VALUES (?, 2)", (f"half-written {i}",))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_runs_are_read_after_a_run_was_killed_inside_a_metadata_write(tmp_path):
+    """Reading the runs (the outcome, the report, the next run's drift baseline) rolls back what a killed run
+    left half-written, as the next run's own connection would, instead of failing on the read-only store."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = runs.metadata_path(str(tmp_path))
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    store = metadata_store.MetadataStore(config)
+    pipeline_type = store.put_context_type(metadata_store_pb2.ContextType(name="pipeline"))
+    store.put_contexts([metadata_store_pb2.Context(type_id=pipeline_type, name=PIPELINE_NAME)])
+    del store
+    killed = subprocess.run([sys.executable, "-c", KILLED_INSIDE_A_WRITE, config.sqlite.filename_uri])
+    assert killed.returncode == -signal.SIGKILL
+    assert os.path.getsize(config.sqlite.filename_uri + "-journal") > 0, "no journal left: nothing tested"
+
+    assert runs.Runs(str(tmp_path), PIPELINE_NAME).ids() == []
+    assert runs.statistics_of_other_examples(str(tmp_path), PIPELINE_NAME, {"a": 1}) is None
+    kept = runs._open(config.sqlite.filename_uri).get_context_types()
+    assert [t.name for t in kept] == ["pipeline"], "the killed transaction is rolled back"
 
 
 @pytest.mark.slow
