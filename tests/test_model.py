@@ -130,4 +130,4 @@ def test_training_graphs_trace_the_cudnn_variant_only_with_a_gpu_and_a_signature
     assert bool(registered) == with_gpu, f"{len(registered)} cuDNN variants traced; a GPU: {with_gpu}"
     assert gru_lstm_utils.function_register is counted, "restored after fit"
     M.tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(data[0])
-    assert len(registered) >= 2, "a signature's graph registers each LSTM's cuDNN variant (forward, backward)"
+    assert len(registered) >= 2, "a signature's graph registers the cuDNN variant of both directions"
