@@ -320,30 +320,6 @@ def test_drift_from_the_previous_run_stops_the_run(clean_lines, tmp_path):
 
 
 @pipeline_cases
-def test_proceeding_on_anomalies_trains_and_the_outcome_and_report_say_so(clean_lines, tmp_path):
-    from pipeline.report import collect, render
-
-    hostile = "<img src=x onerror=alert(1)>"  # a class name is data: the report shows it as text
-    first = next(iter(clean_lines.values()))
-    corpus = {**clean_lines, "hostile.ndjson": _renamed(first[:40], hostile, "9")}
-    settings = dataclasses.replace(
-        SETTINGS,
-        validation=ValidationConfig(schema="demo", proceed_on_anomalies=True),
-        training=dataclasses.replace(SETTINGS.training, tflite="none"),  # TFLite is tested on the demo run
-    )
-    result, root = _run(tmp_path, corpus, settings)
-    assert result.trained and result.pushed_to
-    assert result.data.proceeded_despite_anomalies and any(hostile in line for line in result.data.lines)
-    assert "trained anyway (--proceed-on-anomalies)" in result.summary()
-    report = collect.build(str(root))
-    assert "trained anyway" in report.text_summary()
-    page = render.render(report)
-    assert "Trained anyway (--proceed-on-anomalies)" in page
-    assert hostile not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
-    assert report.data.counts_by_class[hostile]["train"] > 0
-
-
-@pipeline_cases
 def test_the_report_of_a_stopped_run_shows_the_data_and_its_anomalies(new_class_run):
     from pipeline.report import collect, render
 
