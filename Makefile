@@ -58,9 +58,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "setting up $(VENV) with $(PYTHON) (first time: ~3 min)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q "pip==$(PIP_VERSION)" 2>&1 | $(QUIET_PIP)
-	@$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e ".[dev]" 2>&1 | $(QUIET_PIP)
-	@# The bytecode pip would write one file after another (~30 s): written on every core instead.
-	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib
+	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]" 2>&1 | $(QUIET_PIP)
 	@$(BIN)/python -W ignore -c "import tfx, apache_beam, tfx_bsl, dill, components, pipeline" \
 	  || { echo "error: the install in $(VENV) is incomplete; see the pip output above"; exit 1; }
 	@touch $(STAMP)
