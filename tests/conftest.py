@@ -81,21 +81,21 @@ DEMO_FILES = {
     "test_serve.py",
     "test_tflite.py",
 }
-# Seconds of one worker per group, measured with `--durations=0` on 2026-12-04 (only the order depends on them): the
-# longest start first, so that the two workers finish together instead of one finishing a long file alone.
+# Seconds of one worker per group, measured with `--durations=0` on 2026-12-04 at 06:48 (only the order depends on
+# them): the longest start first, so that the two workers finish together instead of one finishing a long file alone.
 MEASURED_SECONDS = {
-    DEMO_GROUP: 460,
-    "test_faults.py": 125,
-    "test_kubeflow_run_local.py": 100,
-    "test_data_validation.py": 95,
-    "test_pipeline_real_drawings.py": 52,
-    "test_conversion.py": 47,
-    "test_training.py": 31,
-    "test_model.py": 22,
-    "test_example_gen.py": 14,
-    "test_layout.py": 8,
-    "test_kubeflow.py": 8,
+    DEMO_GROUP: 305,
+    "test_faults.py": 99,
+    "test_kubeflow_run_local.py": 65,
+    "test_pipeline_real_drawings.py": 34,
+    "test_conversion.py": 31,
+    "test_data_validation.py": 26,
+    "test_training.py": 12,
+    "test_model.py": 12,
+    "test_example_gen.py": 8,
+    "test_layout.py": 7,
     "test_ink_tf.py": 7,
+    "test_serve_units.py": 5,
 }
 
 

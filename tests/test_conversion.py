@@ -116,17 +116,18 @@ def test_shards_hold_the_seeds_ink_and_the_tutorial_reads_them(real_output, real
     for texts in ndjson_lines(real_dir).values():
         for text in texts[:3]:
             by_key[json.loads(text)["key_id"]] = text
-    dataset = tf.data.TFRecordDataset(sorted(str(p) for p in out.glob("training.tfrecord-*")))
-    # The tutorial's input_fn parse spec, unchanged.
-    dataset = dataset.map(lambda r: tf.io.parse_single_example(r, features.seed_parse_spec()))
-    full = tf.data.TFRecordDataset(sorted(str(p) for p in out.glob("training.tfrecord-*"))).map(
-        lambda r: tf.io.parse_single_example(r, features.full_parse_spec())
+    records = tf.data.TFRecordDataset(sorted(str(p) for p in out.glob("training.tfrecord-*")))
+    written = np.concatenate([batch.numpy() for batch in records.batch(4096)])
+    keys = tf.io.parse_example(written, {features.KEY_ID: features.full_parse_spec()[features.KEY_ID]})
+    selected = [
+        (r, k.decode()) for r, k in zip(written, keys[features.KEY_ID].numpy()) if k.decode() in by_key
+    ]
+    # The tutorial's input_fn parse spec, unchanged, on the records of the drawings compared.
+    dataset = tf.data.Dataset.from_tensor_slices([r for r, _ in selected]).map(
+        lambda r: tf.io.parse_single_example(r, features.seed_parse_spec())
     )
     checked = 0
-    for seed_view, full_view in zip(dataset, full):
-        key = full_view["key_id"].numpy().decode()
-        if key not in by_key:
-            continue
+    for seed_view, (_, key) in zip(dataset, selected):
         expected, _ = seed_reference.parse_line(by_key[key].decode())
         ink = tf.sparse.to_dense(seed_view["ink"]).numpy().reshape(seed_view["shape"].numpy())
         assert np.abs(ink - expected).max() <= 1e-6
@@ -145,9 +146,9 @@ def test_bytes_identical_across_runners_and_reruns(real_dir, tmp_path):
     assert first == again
 
 
-def test_per_class_caps_keep_the_smallest_hashes(real_dir, tmp_path):
+def test_per_class_caps_keep_the_smallest_hashes(real_output, real_dir, tmp_path):
     manifest = convert(real_dir, tmp_path / "capped", train_per_class=5, eval_per_class=1)
-    uncapped = convert(real_dir, tmp_path / "all")
+    everything, uncapped = real_output  # the same corpus, uncapped
     for split, cap in ((splits.TRAIN, 5), (splits.EVAL, 1)):
         available = uncapped["splits"][split]["per_class"]
         kept = manifest["splits"][split]["per_class"]
@@ -155,7 +156,7 @@ def test_per_class_caps_keep_the_smallest_hashes(real_dir, tmp_path):
             assert kept.get(word, 0) == min(n, cap), (split, word)
             assert manifest["over_cap"][split].get(word, 0) == n - min(n, cap)
         # Exactly the drawings with the smallest hashes of each class.
-        all_records = parse_all([r for shard in read_split(tmp_path / "all", split) for r in shard])
+        all_records = parse_all([r for shard in read_split(everything, split) for r in shard])
         expected = set()
         by_word = collections.defaultdict(list)
         for key, word in zip(all_records["key_id"], all_records["word"]):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from apache_beam.options.pipeline_options import (
@@ -23,7 +21,7 @@ from components.training.config import CODE_FINGERPRINT_KEY, ModelConfig, Traini
 from pipeline import fingerprints
 from pipeline import kubeflow_v2 as kfp_runner
 from pipeline.configs import PipelineConfig
-from tests.support import GATED_COMPONENTS, PIPELINE_COMPONENTS, REPO
+from tests.support import GATED_COMPONENTS, PIPELINE_COMPONENTS
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
 
@@ -153,29 +151,16 @@ def test_a_missing_dataflow_option_is_a_clear_error_before_anything_is_written(m
         kfp_runner.dataflow_args(**given, image=IMAGE)
 
 
-def test_the_cli_refuses_an_incomplete_dataflow_request_and_writes_nothing(tmp_path):
+def test_the_cli_refuses_an_incomplete_dataflow_request_and_writes_nothing(tmp_path, capsys):
+    from pipeline import cli
+
     out = tmp_path / "p.json"
-    command = [sys.executable, "-m", "pipeline.cli", "kubeflow", "compile", "--pipeline-root", "gs://b/root"]
-    command += [
-        "--input",
-        "gs://b/in",
-        "--serving-dir",
-        "gs://b/serving",
-        "--image",
-        IMAGE,
-        "--output",
-        str(out),
-    ]
-    refused = subprocess.run(
-        [*command, "--beam-runner", "DataflowRunner", "--project", "p"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    assert refused.returncode == 2 and "needs --region, --temp-location" in refused.stderr
+    command = ["kubeflow", "compile", "--pipeline-root", "gs://b/root", "--input", "gs://b/in"]
+    command += ["--serving-dir", "gs://b/serving", "--image", IMAGE, "--output", str(out)]
+    assert cli.main([*command, "--beam-runner", "DataflowRunner", "--project", "p"]) == 2
+    assert "needs --region, --temp-location" in capsys.readouterr().err
     assert not out.exists()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert cli.main(command) == 0
     assert json.loads(out.read_text())["pipelineSpec"]["pipelineInfo"]["name"] == "quickdraw"
 
 

@@ -13,7 +13,6 @@ import dataclasses
 import glob
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -190,7 +189,11 @@ def test_data_with_anomalies_skips_the_gated_tasks_and_says_why(first):
     assert "not trained" in outcome.summary()
 
 
-def test_a_wrong_executor_class_stops_the_run_at_that_task_with_its_exit_code_and_output(first):
+def test_a_wrong_executor_class_stops_the_run_at_that_task_with_its_exit_code_and_output(first, capfd):
+    """`quickdraw kubeflow run-local` (its `main`, in this process) on a spec whose ExampleGen names an executor
+    class that does not exist: exit code 1, the failing task named with its exit code, its output and log."""
+    from pipeline import cli
+
     base, _, _ = first
     with open(compile_demo(base, "pipeline.json", SETTINGS.accuracy_threshold)) as f:
         spec = json.load(f)
@@ -199,16 +202,11 @@ def test_a_wrong_executor_class_stops_the_run_at_that_task_with_its_exit_code_an
     args[args.index("--executor_class_path") + 1] = "components.example_gen.executor.NoSuchExecutor"
     broken = base / "broken.json"
     broken.write_text(json.dumps(spec))
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "kubeflow", "run-local", str(broken)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 1, done.stderr
-    assert "task QuickDrawExampleGen failed with exit code 1" in done.stderr
-    assert "NoSuchExecutor" in done.stderr and "full log:" in done.stderr
-    assert "StatisticsGen" not in done.stdout  # nothing after the failing task ran
+    assert cli.main(["kubeflow", "run-local", str(broken)]) == 1
+    done = capfd.readouterr()
+    assert "task QuickDrawExampleGen failed with exit code 1" in done.err
+    assert "NoSuchExecutor" in done.err and "full log:" in done.err
+    assert "StatisticsGen" not in done.out  # nothing after the failing task ran
 
 
 def test_a_forked_task_is_its_own_process_with_its_output_exit_code_and_environment(first, monkeypatch):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 import tensorflow_model_analysis as tfma
@@ -14,7 +13,7 @@ from pipeline.configs import PipelineConfig
 from pipeline.report import collect, render
 from tests import browser as browser_lib
 from tests.browser import CHROMIUM_FLAGS
-from tests.support import DEMO_CLASSES, REPO, SETTINGS
+from tests.support import DEMO_CLASSES, SETTINGS
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
 
@@ -72,42 +71,18 @@ def test_the_report_of_a_run_that_was_not_blessed_shows_why_and_the_baseline(str
     assert "not blessed" in built.text_summary().lower() and "FAILED" in built.text_summary()
 
 
-def test_the_cli_writes_the_file_and_prints_a_summary(strict_run, demo, tmp_path):
+def test_the_cli_writes_the_file_and_prints_a_summary(strict_run, demo, tmp_path, capsys):
+    """`quickdraw report` in this process (`main` is what the console script calls): the summary, the file,
+    and exit code 2 with the reason for a root without pipeline metadata."""
+    from pipeline import cli
+
     out = tmp_path / "report.html"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "report",
-            "--pipeline-root",
-            demo["root"],
-            "--output",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Model not blessed" in done.stdout and f"Report: {out}" in done.stdout
+    assert cli.main(["report", "--pipeline-root", demo["root"], "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Model not blessed" in printed and f"Report: {out}" in printed
     assert out.read_text().startswith("<!DOCTYPE html>")
-    missing = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "report",
-            "--pipeline-root",
-            str(tmp_path),
-            "--output",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    assert missing.returncode == 2 and "no pipeline metadata" in missing.stderr
+    assert cli.main(["report", "--pipeline-root", str(tmp_path), "--output", str(out)]) == 2
+    assert "no pipeline metadata" in capsys.readouterr().err
 
 
 def test_the_report_renders_in_headless_chromium_without_errors(demo, tmp_path):
