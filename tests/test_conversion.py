@@ -116,12 +116,8 @@ def test_shards_hold_the_seeds_ink_and_the_tutorial_reads_them(real_output, real
     for texts in ndjson_lines(real_dir).values():
         for text in texts[:3]:
             by_key[json.loads(text)["key_id"]] = text
-    records = tf.data.TFRecordDataset(sorted(str(p) for p in out.glob("training.tfrecord-*")))
-    written = np.concatenate([batch.numpy() for batch in records.batch(4096)])
-    keys = tf.io.parse_example(written, {features.KEY_ID: features.full_parse_spec()[features.KEY_ID]})
-    selected = [
-        (r, k.decode()) for r, k in zip(written, keys[features.KEY_ID].numpy()) if k.decode() in by_key
-    ]
+    written = [r for shard in read_split(out, splits.TRAIN) for r in shard]
+    selected = [(r, k) for r, k in zip(written, parse_all(written)["key_id"]) if k in by_key]
     # The tutorial's input_fn parse spec, unchanged, on the records of the drawings compared.
     dataset = tf.data.Dataset.from_tensor_slices([r for r, _ in selected]).map(
         lambda r: tf.io.parse_single_example(r, features.seed_parse_spec())
