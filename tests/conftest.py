@@ -31,10 +31,12 @@ def seed_reference():
     """The seed tutorial's conversion (`seed_convert.py`), the golden reference for ink."""
     require(os.path.join(REFERENCE_DIR, "seed_convert.py"), "the seed reference port")
     sys.path.insert(0, REFERENCE_DIR)
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # ../shared stays as it is
     try:
         import seed_convert
     finally:
         sys.path.remove(REFERENCE_DIR)
+        sys.dont_write_bytecode = writes_bytecode
     return seed_convert
 
 
