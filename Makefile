@@ -62,7 +62,7 @@ $(STAMP): pyproject.toml constraints.txt
 	  echo "       Install it (e.g. 'pyenv install 3.10.13'; the repo's .python-version selects it)"; \
 	  echo "       or run 'make PYTHON=/path/to/python3.10 ...'."; \
 	  exit 1; fi
-	@echo "setting up $(VENV) with $(PYTHON) (first time: ~3 min)"
+	@echo "setting up $(VENV) with $(PYTHON) (first time: 1–3 min, depending on the network)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --no-compile "pip==$(PIP_VERSION)" 2>&1 | $(QUIET_PIP)
 	@$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e ".[dev]" 2>&1 | $(QUIET_PIP)
