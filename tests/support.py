@@ -61,6 +61,15 @@ def ndjson_lines(directory: str) -> dict[str, list[bytes]]:
     return out
 
 
+def write_ndjson(folder, corpus: dict[str, list[dict]]) -> str:
+    """Writes {file name: its rows} as NDJSON files into ``folder`` (made if missing); returns the folder."""
+    os.makedirs(folder, exist_ok=True)
+    for name, rows in corpus.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row) + "\n" for row in rows)
+    return str(folder)
+
+
 # --------------------------------------------------------------------------- lines, good and bad
 
 GOOD = {

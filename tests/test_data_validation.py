@@ -22,7 +22,7 @@ from components.training.config import ModelConfig, TrainingConfig
 from pipeline.configs import PipelineConfig
 from pipeline.tools import schemas
 from pipeline.tools.classes import OFFICIAL_CLASSES
-from tests.support import GATED_COMPONENTS
+from tests.support import GATED_COMPONENTS, write_ndjson
 from tests.support import SETTINGS as SUITE_SETTINGS
 
 # --------------------------------------------------------------------------- the checked-in schemas
@@ -164,14 +164,6 @@ def clean_lines(tmp_path_factory) -> dict[str, list[dict]]:
     return lines
 
 
-def _write(folder, corpus: dict[str, list[dict]]) -> str:
-    os.makedirs(folder, exist_ok=True)
-    for name, rows in corpus.items():
-        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(row) + "\n" for row in rows)
-    return str(folder)
-
-
 def _renamed(rows: list[dict], word: str, prefix: str) -> list[dict]:
     """Copies with another class name and new key ids (the conversion drops repeated ids)."""
     return [{**row, "word": word, "key_id": prefix + row["key_id"]} for row in rows]
@@ -181,7 +173,7 @@ def _run(tmp_path, corpus: dict, settings: PipelineConfig = SETTINGS, root=None)
     from pipeline import local_run
 
     root = root or tmp_path / "root"
-    folder = _write(tmp_path / f"ndjson-{len(os.listdir(tmp_path))}", corpus)
+    folder = write_ndjson(tmp_path / f"ndjson-{len(os.listdir(tmp_path))}", corpus)
     result, _ = local_run.run(
         input_pattern=folder,
         pipeline_root=str(root),

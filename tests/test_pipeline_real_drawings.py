@@ -17,7 +17,7 @@ from components.training import signatures
 from components.training.transform import UNKNOWN_CLASS
 from pipeline import local_run
 from pipeline.configs import PipelineConfig
-from tests.support import SETTINGS, SMALL
+from tests.support import SETTINGS, SMALL, write_ndjson
 
 pytestmark = pytest.mark.slow  # a TFX pipeline, a compile or a subprocess per test: `make test` only
 
@@ -40,9 +40,7 @@ def test_the_pipeline_on_real_drawings_proceeding_past_a_class_the_schema_does_n
         shutil.copy(os.path.join(real_dir, f"{name}.ndjson"), corpus)
     with open(os.path.join(real_dir, f"{RENAMED}.ndjson"), encoding="utf-8") as f:
         renamed = [{**json.loads(line), "word": HOSTILE} for line in f]
-    (corpus / "hostile.ndjson").write_text(
-        "".join(json.dumps(row) + "\n" for row in renamed), encoding="utf-8"
-    )
+    write_ndjson(corpus, {"hostile.ndjson": renamed})
     settings = PipelineConfig(
         train_steps=30,
         eval_steps=2,
